@@ -1,0 +1,39 @@
+# One-command set-up: `make demo` and `make test` create .venv on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-slow lint install clean bench results
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# Pin the CPU build of torch: an unpinned torch pulls a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,eval]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m ncodec.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check ncodec tests
+	$(BIN)/mypy ncodec
+
+test: $(STAMP) lint
+	$(BIN)/pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/ncodec bench
+
+results: $(STAMP)
+	$(BIN)/python -m ncodec.eval.results
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,5 @@
+import sys
+
+from ncodec.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,238 @@
+"""The image codec: media in, payload chunks out, through the mean-scale hyperprior.
+
+What reaches the entropy coder is integers only: the hyper-latent z is coded under integer
+frequency tables fixed at export, and each element of y is coded as round(y - mu) under the scale
+table entry chosen by an integer index. The hyper-synthesis that yields mu and the scales runs in
+float64, so the indices that encoder and decoder derive agree on every machine unless a scale lies
+within about 1e-15 of a table boundary.
+
+Policies (documented in the README):
+- any size: each tile is padded to a multiple of 64 by edge replication and cropped back;
+- large images are cut into independent tiles of at most ``TILE`` x ``TILE`` pixels, so memory stays
+  bounded whatever the size; images above ``MAX_PIXELS`` are refused;
+- greyscale is coded as RGB (the networks are RGB) and restored as one channel;
+- RGBA: colour through the network, alpha losslessly (deflate) in its own ``ALPH`` chunk;
+- 16-bit input is coded at 8-bit precision and restored to 16 bits (value x 257).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from ncodec.codecs.base import Payload
+from ncodec.codecs.framing import pack_streams, unpack_streams
+from ncodec.entropy import FrequencyTable, gaussian, table
+from ncodec.errors import FormatError, InputError, UsageError
+from ncodec.media.image import ImageData
+
+from .model import ImageModelConfig, MeanScaleHyperprior
+from .weights import load_tensors, split_state
+
+TILE = 1024
+MAX_PIXELS = 1 << 26  # 67 megapixels
+PAD = MeanScaleHyperprior.STRIDE
+CHUNK_Z, CHUNK_Y, CHUNK_ALPHA = "ZLAT", "YLAT", "ALPH"
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """How an image is cut into tiles: rows and columns of at most ``TILE`` pixels."""
+
+    height: int
+    width: int
+    tile: int = TILE
+
+    def boxes(self) -> list[tuple[int, int, int, int]]:
+        """(top, left, height, width) of every tile, row-major."""
+        out = []
+        for top in range(0, self.height, self.tile):
+            for left in range(0, self.width, self.tile):
+                out.append((top, left, min(self.tile, self.height - top), min(self.tile, self.width - left)))
+        return out
+
+
+def _padded(n: int) -> int:
+    return max(PAD, math.ceil(n / PAD) * PAD)
+
+
+class ImageCodec:
+    """Codes RGB(A)/grey images with one variable-rate mean-scale hyperprior."""
+
+    modality: ClassVar[str] = "image"
+    known_chunks: ClassVar[set[str]] = {CHUNK_Z, CHUNK_Y, CHUNK_ALPHA}
+
+    def __init__(self, model: MeanScaleHyperprior, z_offsets: np.ndarray, z_freqs: np.ndarray) -> None:
+        self.model = model.eval()
+        self.config: ImageModelConfig = model.config
+        # A float64 copy of the hyper-synthesis: it decides the coding indices, so it must not
+        # depend on float32 rounding that differs between machines or thread counts.
+        self.h_s64 = copy.deepcopy(model.h_s).double().eval()
+        self.z_tables = [FrequencyTable(int(o), f) for o, f in zip(z_offsets, z_freqs)]
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ImageCodec:
+        state, tables = split_state(load_tensors(path))
+        config = ImageModelConfig(N=int(state["g_a.0.weight"].shape[0]), M=int(state["g_a.6.weight"].shape[0]),
+                                  lambdas=tuple(float(v) for v in tables["lambdas"].tolist()))
+        model = MeanScaleHyperprior(config)
+        model.load_state_dict(state, strict=True)
+        return cls(model, tables["z_offsets"].numpy(), tables["z_freqs"].numpy())
+
+    @property
+    def qualities(self) -> list[int]:
+        return list(range(1, self.config.num_qualities + 1))
+
+    # ----------------------------------------------------------------------------------- encode
+    def encode(self, media: ImageData, quality: int) -> Payload:
+        if quality not in self.qualities:
+            raise UsageError(f"quality {quality} is not offered (choose {self.qualities[0]}..{self.qualities[-1]})")
+        pixels = media.pixels
+        height, width, channels = pixels.shape
+        if height * width > MAX_PIXELS:
+            raise InputError(f"image is {width}x{height}: above the limit of {MAX_PIXELS} pixels")
+        rgb8 = _to_rgb8(pixels, media.bit_depth)
+        grid = TileGrid(height, width)
+        z_streams, y_streams = [], []
+        est_bits = 0.0
+        boxes = grid.boxes()
+        with torch.inference_mode():
+            for top, left, h, w in tqdm(boxes, desc="encode", disable=len(boxes) < 2 or not sys.stderr.isatty()):
+                z_bytes, y_bytes, bits = self._encode_tile(rgb8[top:top + h, left:left + w], quality - 1)
+                z_streams.append(z_bytes)
+                y_streams.append(y_bytes)
+                est_bits += bits
+        chunks = {CHUNK_Z: pack_streams(z_streams), CHUNK_Y: pack_streams(y_streams)}
+        if channels == 4:
+            alpha = pixels[:, :, 3]
+            chunks[CHUNK_ALPHA] = zlib.compress(np.ascontiguousarray(alpha).astype("<u2" if alpha.dtype == np.uint16
+                                                                                   else np.uint8).tobytes(), 9)
+        metadata: dict[str, Any] = {"width": width, "height": height, "channels": channels,
+                                    "bit_depth": media.bit_depth, "quality": quality, "tile": grid.tile,
+                                    "source_format": media.source_format}
+        return Payload(chunks=chunks, metadata=metadata, estimated_bits=est_bits)
+
+    def _encode_tile(self, rgb8: np.ndarray, qi: int) -> tuple[bytes, bytes, float]:
+        model = self.model
+        x = _to_tensor(rgb8)
+        q = torch.tensor([qi])
+        y = model.g_a(x) * model.gain_for(q)
+        z_int = torch.round(model.h_a(y)).to(torch.int32)
+        scales, means = self._hyper(z_int)
+        residual = torch.round(y.double() - means)
+        symbols = residual.to(torch.int32).numpy()
+        indices = gaussian.scale_to_index(scales.numpy())
+        z_np = z_int.numpy()
+        z_bytes = table.encode_tables(z_np.reshape(-1), self._z_ids(z_np.shape), self.z_tables)
+        y_bytes = gaussian.encode_gaussian(symbols, indices)
+        # The network's own estimate of the size (float likelihoods), reported next to the real size.
+        bits = -torch.log2(model.gaussian_conditional.likelihood(residual.float(), scales.float())).sum()
+        bits = bits - torch.log2(model.entropy_bottleneck.likelihood(z_int.float())).sum()
+        return z_bytes, y_bytes, float(bits)
+
+    def _hyper(self, z_int: Tensor) -> tuple[Tensor, Tensor]:
+        scales, means = self.h_s64(z_int.double()).chunk(2, dim=1)
+        return scales, means
+
+    def _z_ids(self, shape: tuple[int, ...]) -> np.ndarray:
+        _, c, h, w = shape
+        return np.repeat(np.arange(c, dtype=np.int32), h * w)
+
+    # ----------------------------------------------------------------------------------- decode
+    def decode(self, payload: Payload) -> ImageData:
+        meta = payload.metadata
+        width, height = _meta_int(meta, "width", 1, 1 << 20), _meta_int(meta, "height", 1, 1 << 20)
+        channels = _meta_int(meta, "channels", 1, 4)
+        bit_depth = _meta_int(meta, "bit_depth", 8, 16)
+        quality = _meta_int(meta, "quality", 1, self.config.num_qualities)
+        tile = _meta_int(meta, "tile", PAD, 1 << 16)
+        if channels == 2 or bit_depth not in (8, 16) or tile % PAD:
+            raise FormatError("image metadata is inconsistent (channels, bit depth or tile size)")
+        if width * height > MAX_PIXELS:
+            raise FormatError(f"image is {width}x{height}: above the limit of {MAX_PIXELS} pixels")
+        for tag in (CHUNK_Z, CHUNK_Y):
+            if tag not in payload.chunks:
+                raise FormatError(f"missing chunk '{tag}'")
+        boxes = TileGrid(height, width, tile).boxes()
+        z_streams = unpack_streams(payload.chunks[CHUNK_Z], len(boxes), f"chunk '{CHUNK_Z}'")
+        y_streams = unpack_streams(payload.chunks[CHUNK_Y], len(boxes), f"chunk '{CHUNK_Y}'")
+        rgb = np.empty((height, width, 3), dtype=np.uint8)
+        with torch.inference_mode():
+            for (top, left, h, w), zb, yb in tqdm(list(zip(boxes, z_streams, y_streams)), desc="decode",
+                                                  disable=len(boxes) < 2 or not sys.stderr.isatty()):
+                rgb[top:top + h, left:left + w] = self._decode_tile(zb, yb, h, w, quality - 1)
+        return ImageData(pixels=_restore(rgb, channels, bit_depth, payload.chunks.get(CHUNK_ALPHA), height, width),
+                         bit_depth=bit_depth, source_format=None)
+
+    def _decode_tile(self, z_bytes: bytes, y_bytes: bytes, h: int, w: int, qi: int) -> np.ndarray:
+        model = self.model
+        ph, pw = _padded(h), _padded(w)
+        z_shape = (1, self.config.N, ph // PAD, pw // PAD)
+        z_np = table.decode_tables(z_bytes, self._z_ids(z_shape), self.z_tables).reshape(z_shape)
+        z_int = torch.from_numpy(z_np.astype(np.int32))
+        scales, means = self._hyper(z_int)
+        indices = gaussian.scale_to_index(scales.numpy())
+        symbols = gaussian.decode_gaussian(y_bytes, indices)
+        y_hat = (torch.from_numpy(symbols).double() + means).float()
+        x_hat = model.g_s(y_hat * model.inv_gain_for(torch.tensor([qi])))
+        out = torch.round(x_hat[0, :, :h, :w].clamp(0, 1) * 255).to(torch.uint8)
+        return out.permute(1, 2, 0).numpy()
+
+
+def _meta_int(meta: dict[str, Any], key: str, lo: int, hi: int) -> int:
+    v = meta.get(key)
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise FormatError(f"image metadata '{key}' is missing or out of range")
+    return v
+
+
+def _to_rgb8(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
+    """RGB uint8 view of any supported image (grey replicated, alpha dropped, 16-bit rounded)."""
+    colour = pixels[:, :, :3] if pixels.shape[2] >= 3 else np.repeat(pixels[:, :, :1], 3, axis=2)
+    if bit_depth == 16 or colour.dtype == np.uint16:
+        colour = np.round(colour.astype(np.float64) / 257.0).astype(np.uint8)
+    return np.ascontiguousarray(colour, dtype=np.uint8)
+
+
+def _to_tensor(rgb8: np.ndarray) -> Tensor:
+    """(1, 3, H', W') float32 in [0, 1], edge-padded to a multiple of the model's stride."""
+    h, w = rgb8.shape[:2]
+    padded = np.pad(rgb8, ((0, _padded(h) - h), (0, _padded(w) - w), (0, 0)), mode="edge")
+    return torch.from_numpy(padded).permute(2, 0, 1)[None].float().div(255.0)
+
+
+def _restore(rgb: np.ndarray, channels: int, bit_depth: int, alpha_chunk: bytes | None,
+             height: int, width: int) -> np.ndarray:
+    """Back to the input's channel count and bit depth."""
+    out: np.ndarray
+    if channels == 1:
+        grey = np.round(rgb.astype(np.float64).mean(axis=2))
+        out = grey.astype(np.uint8)[:, :, None]
+    else:
+        out = rgb
+    if bit_depth == 16:
+        out = out.astype(np.uint16) * 257
+    if channels == 4:
+        if alpha_chunk is None:
+            raise FormatError(f"missing chunk '{CHUNK_ALPHA}' for an RGBA image")
+        dtype = np.dtype("<u2") if bit_depth == 16 else np.dtype(np.uint8)
+        expected = height * width * dtype.itemsize
+        try:
+            raw = zlib.decompressobj().decompress(alpha_chunk, expected + 1)
+        except zlib.error as exc:
+            raise FormatError(f"chunk '{CHUNK_ALPHA}' is corrupt: {exc}") from exc
+        if len(raw) != expected:
+            raise FormatError(f"chunk '{CHUNK_ALPHA}' holds {len(raw)} bytes, expected {expected}")
+        alpha = np.frombuffer(raw, dtype=dtype).reshape(height, width).astype(out.dtype)
+        out = np.concatenate([out, alpha[:, :, None]], axis=2)
+    return np.ascontiguousarray(out)

@@ -1,0 +1,78 @@
+"""``ncodec train MODALITY``: run the shared training loop for one codec, then export.
+
+``--config CARD.json`` reads the training settings from a model card (or a plain config JSON), so
+``ncodec train image --config assets/image_hyperprior.json`` reproduces a shipped model; flags
+given on the command line override the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ncodec.errors import UsageError
+
+from .config import TrainConfig
+
+_OVERRIDES = {
+    "steps": "steps", "time_budget": "time_budget_min", "batch_size": "batch_size", "crop": "crop",
+    "lr": "lr", "out": "out_dir", "profile": "profile", "device": "device", "init_from": "init_from",
+    "val_dir": "val_dir", "seed": "seed", "compile": "compile",
+}
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("modality", choices=["image"], help="which codec to train")
+    p.add_argument("--config", help="model card or config JSON to start from")
+    p.add_argument("--data", action="append", help="training folder (repeatable; default: images/train*)")
+    p.add_argument("--val-dir", help="held-out folder for validation")
+    p.add_argument("--steps", type=int, help="number of steps (fixes the schedule exactly)")
+    p.add_argument("--time-budget", type=float, metavar="MINUTES", help="stop after this much wall-clock time")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--crop", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", help="run folder for checkpoints and logs (resumes if it holds a checkpoint)")
+    p.add_argument("--profile", choices=["cpu", "gpu"], help="gpu: CUDA, bf16 autocast, crops held in GPU memory")
+    p.add_argument("--device", help="override the profile's device (e.g. run the gpu profile on cpu)")
+    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    p.add_argument("--init-from", help="weights (.safetensors) to continue from")
+    p.add_argument("--export", metavar="DIR", help="export weights and model card here when done")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    base: dict[str, Any] = {}
+    if args.config:
+        raw = json.loads(Path(args.config).read_text())
+        base = raw.get("training", {}).get("config", raw) if "training" in raw else raw
+    config = TrainConfig.from_dict(base) if base else TrainConfig()
+    config.modality = args.modality
+    if args.data:
+        config.data_dirs = list(args.data)
+    for arg_name, field_name in _OVERRIDES.items():
+        value = getattr(args, arg_name, None)
+        if value is not None:
+            setattr(config, field_name, value)
+    if not config.steps and not config.time_budget_min:
+        raise UsageError("give --steps or --time-budget (or a config that has one)")
+    return config
+
+
+def train_main(args: argparse.Namespace) -> int:
+    from .image_task import ImageTrainTask
+    from .loop import train
+
+    config = config_from_args(args)
+    for d in config.data_dirs:
+        if not Path(d).is_dir():
+            raise UsageError(f"training folder not found: {d}")
+    task = ImageTrainTask(config)
+    summary = train(task)
+    print(json.dumps({k: v for k, v in summary.items() if k != "model"}))
+    if args.export and int(os.environ.get("RANK", "0")) == 0:
+        for path in task.export(summary["model"], args.export, summary):
+            print(f"wrote {path}")
+    return 0
