@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 
 from PIL import Image
@@ -17,7 +16,7 @@ from PIL import Image
 from ncodec import api
 from ncodec.eval.metrics import psnr
 from ncodec.media.image import read_image, write_image
-from ncodec.registry import default_model
+from ncodec.registry import default_model, shipped_asset
 
 OUT = Path("out/demo")
 
@@ -38,7 +37,7 @@ def _closest_pillow(rgb: Image.Image, fmt: str, target_bytes: int) -> tuple[int,
 
 
 def main() -> int:
-    sample = Path(str(resources.files("ncodec.assets"))) / "kodim23.png"
+    sample = shipped_asset("kodim23.png")
     image = read_image(sample)
     h, w = image.pixels.shape[:2]
     info = default_model("image")

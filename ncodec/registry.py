@@ -14,7 +14,6 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +78,24 @@ MODELS: tuple[ModelInfo, ...] = (
 
 
 def assets_dir() -> Path:
+    """The folder of shipped weights, model cards and sample media.
+
+    An installed package carries it as ``ncodec/assets`` (pyproject maps the repository's top-level
+    ``assets/`` there); a source checkout or editable install reads ``assets/`` beside the package.
+    """
     override = os.environ.get(ASSETS_ENV)
     if override:
         return Path(override)
-    return Path(str(resources.files("ncodec.assets")))
+    package = Path(__file__).resolve().parent
+    installed = package / "assets"
+    return installed if installed.is_dir() else package.parent / "assets"
+
+
+def shipped_asset(name: str) -> Path:
+    """A shipped file (sample media) regardless of any weights override."""
+    package = Path(__file__).resolve().parent
+    installed = package / "assets" / name
+    return installed if installed.is_file() else package.parent / "assets" / name
 
 
 def list_models(modality: str | None = None, include_test: bool = False) -> list[ModelInfo]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,9 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 def assets_path(name: str) -> Path:
-    return Path(str(resources.files("ncodec.assets"))) / name
+    from ncodec.registry import shipped_asset
+
+    return shipped_asset(name)
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ class RawBytesCodec:
     def encode(self, media: Any, quality: int = 1) -> Payload:
         data = np.frombuffer(bytes(media), dtype=np.uint8) if isinstance(media, (bytes, bytearray)) \
             else np.asarray(media, dtype=np.uint8).reshape(-1)
-        counts = np.bincount(data, minlength=256).astype(np.float64)
+        counts = np.bincount(data, minlength=256).astype(np.float64) + 1e-6  # never all zero
         tables = [FrequencyTable.from_pmf(0, counts)]
         freqs = tables[0].freqs.astype(np.int32)
         coded = table.encode_tables(data.astype(np.int32), np.zeros(len(data), dtype=np.int32), tables)
