@@ -190,7 +190,7 @@ def decode_file(input_path: StrPath, output_path: StrPath, *, overwrite: bool = 
     """Decode a ``.nc`` file into a media file whose format follows ``output_path``'s extension."""
     _refuse_existing(output_path, overwrite)
     data = _read_bytes(input_path)
-    container, model_info = _open(data)
+    _container, model_info = _open(data)
     suffix = Path(output_path).suffix.lower()
     if model_info.modality == "image":
         from ncodec.media.image import write_image

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import assets_path
+from ncodec.registry import shipped_asset as assets_path
 
 
 def ncodec(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

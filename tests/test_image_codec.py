@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import textwrap
@@ -48,8 +49,8 @@ def test_every_quality_meets_its_floor_and_rates_increase(photo: np.ndarray) -> 
         psnrs.append(psnr(photo, out))
     assert psnrs[0] >= PSNR_FLOOR[1] and bpps[0] <= BPP_CEILING[1]
     assert psnrs[-1] >= PSNR_FLOOR[8] and bpps[-1] <= BPP_CEILING[8]
-    assert all(b2 > b1 for b1, b2 in zip(bpps, bpps[1:])), bpps
-    assert all(p2 > p1 for p1, p2 in zip(psnrs, psnrs[1:])), psnrs
+    assert all(b2 > b1 for b1, b2 in itertools.pairwise(bpps)), bpps
+    assert all(p2 > p1 for p1, p2 in itertools.pairwise(psnrs)), psnrs
 
 
 def test_random_weights_miss_the_floor(photo: np.ndarray) -> None:

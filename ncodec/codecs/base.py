@@ -7,10 +7,10 @@ and back. It knows nothing of files; the container knows nothing of what is insi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, Union
+from typing import Any, ClassVar, Protocol
 
 # Metadata values are restricted to what the container can serialize without pickle.
-MetaValue = Union[int, float, str, bool, None, list["MetaValue"], dict[str, "MetaValue"]]
+MetaValue = int | float | str | bool | None | list["MetaValue"] | dict[str, "MetaValue"]
 
 
 @dataclass

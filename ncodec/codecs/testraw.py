@@ -33,7 +33,7 @@ class RawBytesCodec:
         freqs = tables[0].freqs.astype(np.int32)
         coded = table.encode_tables(data.astype(np.int32), np.zeros(len(data), dtype=np.int32), tables)
         return Payload(chunks={CHUNK_HIST: freqs.astype("<i4").tobytes(), CHUNK_DATA: coded},
-                       metadata={"length": int(len(data))},
+                       metadata={"length": len(data)},
                        estimated_bits=table.table_information_bits(
                            data.astype(np.int32), np.zeros(len(data), dtype=np.int32), tables))
 

@@ -114,7 +114,7 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
     torch.manual_seed(config.seed)  # the initialisation is part of the recipe
     model = task.build_model().to(device)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
+    model = model.to(memory_format=memory_format)  # type: ignore[call-overload]
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     step, elapsed = 0, 0.0
     ckpt_path = out_dir / CHECKPOINT_NAME
@@ -130,14 +130,14 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
             dist.broadcast(p, src=0)
         train_model = nn.parallel.DistributedDataParallel(
             model, device_ids=[ddp.local_rank] if device.startswith("cuda") else None)
-    forward_model = torch.compile(train_model) if config.compile else train_model
+    forward_model: nn.Module = torch.compile(train_model) if config.compile else train_model  # type: ignore[assignment]
 
     task.setup_data(device)
     log_file = None
     writer = None
     if ddp.is_main:
         new_log = not (out_dir / "log.csv").exists()
-        log_file = open(out_dir / "log.csv", "a", newline="")  # noqa: SIM115 - closed in finally
+        log_file = open(out_dir / "log.csv", "a", newline="")
         writer = csv.writer(log_file)
         if new_log:
             writer.writerow(["step", "elapsed_s", "lr", "loss", "bpp", "psnr", "val"])

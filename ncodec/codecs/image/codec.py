@@ -80,12 +80,12 @@ class ImageCodec:
         # channels_last: the fastest CPU layout for these convolutions, and the one whose results we
         # measured identical across thread counts (the default layout's transposed convolutions
         # are not).
-        self.model = model.eval().to(memory_format=torch.channels_last)
+        self.model = model.eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.config: ImageModelConfig = model.config
         # A float64 copy of the hyper-synthesis: it decides the coding indices, so it must not
         # depend on float32 rounding that differs between machines or thread counts.
         self.h_s64 = copy.deepcopy(model.h_s).double().eval()
-        self.z_tables = [FrequencyTable(int(o), f) for o, f in zip(z_offsets, z_freqs)]
+        self.z_tables = [FrequencyTable(int(o), f) for o, f in zip(z_offsets, z_freqs, strict=False)]
 
     @classmethod
     def from_file(cls, path: str | Path) -> ImageCodec:
@@ -175,7 +175,7 @@ class ImageCodec:
         y_streams = unpack_streams(payload.chunks[CHUNK_Y], len(boxes), f"chunk '{CHUNK_Y}'")
         rgb = np.empty((height, width, 3), dtype=np.uint8)
         with torch.inference_mode():
-            for (top, left, h, w), zb, yb in tqdm(list(zip(boxes, z_streams, y_streams)), desc="decode",
+            for (top, left, h, w), zb, yb in tqdm(list(zip(boxes, z_streams, y_streams, strict=False)), desc="decode",
                                                   disable=len(boxes) < 2 or not sys.stderr.isatty()):
                 rgb[top:top + h, left:left + w] = self._decode_tile(zb, yb, h, w, quality - 1)
         return ImageData(pixels=_restore(rgb, channels, bit_depth, payload.chunks.get(CHUNK_ALPHA), height, width),

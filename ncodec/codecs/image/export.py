@@ -31,7 +31,7 @@ def coding_tables(model: MeanScaleHyperprior) -> dict[str, torch.Tensor]:
     offsets, pmfs = model.entropy_bottleneck.integer_tables()
     # The escape entry carries the mass the tabulated range leaves out (at least one count).
     freqs = np.stack([FrequencyTable.from_pmf(int(o), p, escape_mass=max(0.0, 1.0 - float(p.sum()))).freqs
-                      for o, p in zip(offsets, pmfs)]).astype(np.int32)
+                      for o, p in zip(offsets, pmfs, strict=False)]).astype(np.int32)
     return {
         "z_offsets": torch.from_numpy(offsets.astype(np.int32)),
         "z_freqs": torch.from_numpy(freqs),

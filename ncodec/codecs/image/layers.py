@@ -20,12 +20,12 @@ class _LowerBoundFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, bound: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, bound: Tensor) -> Tensor:
         ctx.save_for_backward(x, bound)
         return torch.max(x, bound)
 
     @staticmethod
-    def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None]:
         x, bound = ctx.saved_tensors
         pass_through = (x >= bound) | (grad_output < 0)
         return pass_through.type(grad_output.dtype) * grad_output, None

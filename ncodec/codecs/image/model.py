@@ -42,8 +42,9 @@ class ImageModelConfig:
     @classmethod
     def from_dict(cls, d: dict[str, object]) -> ImageModelConfig:
         lambdas = d.get("lambdas", DEFAULT_LAMBDAS)
-        assert isinstance(lambdas, (list, tuple))
-        return cls(N=int(d["N"]), M=int(d["M"]), lambdas=tuple(float(v) for v in lambdas))  # type: ignore[arg-type]
+        n, m = d["N"], d["M"]
+        assert isinstance(lambdas, (list, tuple)) and isinstance(n, int) and isinstance(m, int)
+        return cls(N=n, M=m, lambdas=tuple(float(v) for v in lambdas))
 
 
 def _straight_through_round(x: Tensor) -> Tensor:

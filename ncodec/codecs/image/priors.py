@@ -93,7 +93,7 @@ class EntropyBottleneck(nn.Module):
             hi = int(grid[min(int(inside[-1]) + 1, len(grid) - 1)]) if len(inside) else 0
             lows.append(lo)
             highs.append(hi)
-        length = max(h - lo + 1 for lo, h in zip(lows, highs))
+        length = max(h - lo + 1 for lo, h in zip(lows, highs, strict=False))
         pmfs = np.zeros((self.channels, length), dtype=np.float64)
         cdf_np = cdf.numpy()
         for ch, lo in enumerate(lows):
