@@ -114,7 +114,7 @@ class ImageCodec:
         est_bits = 0.0
         boxes = grid.boxes()
         with torch.inference_mode():
-            for top, left, h, w in tqdm(boxes, desc="encode", disable=len(boxes) < 2 or not sys.stderr.isatty()):
+            for top, left, h, w in tqdm(boxes, desc="encode", disable=not sys.stderr.isatty(), delay=1.0):
                 z_bytes, y_bytes, bits = self._encode_tile(rgb8[top:top + h, left:left + w], quality - 1)
                 z_streams.append(z_bytes)
                 y_streams.append(y_bytes)
@@ -176,7 +176,7 @@ class ImageCodec:
         rgb = np.empty((height, width, 3), dtype=np.uint8)
         with torch.inference_mode():
             for (top, left, h, w), zb, yb in tqdm(list(zip(boxes, z_streams, y_streams, strict=False)), desc="decode",
-                                                  disable=len(boxes) < 2 or not sys.stderr.isatty()):
+                                                  disable=not sys.stderr.isatty(), delay=1.0):
                 rgb[top:top + h, left:left + w] = self._decode_tile(zb, yb, h, w, quality - 1)
         return ImageData(pixels=_restore(rgb, channels, bit_depth, payload.chunks.get(CHUNK_ALPHA), height, width),
                          bit_depth=bit_depth, source_format=None)

@@ -1,0 +1,1 @@
+"""The image codec: a mean-scale hyperprior with per-quality gain vectors."""
