@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/mypy ncodec
 
 test: $(STAMP) lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=10
 
 test-slow: $(STAMP)
 	$(BIN)/pytest -q -m slow

@@ -132,8 +132,10 @@ def test_gaussian_tables_shape() -> None:
 
 def test_scale_to_index_rule() -> None:
     assert scale_to_index(SCALE_TABLE).tolist() == list(range(64))  # an exact entry is its own index
-    above = np.nextafter(SCALE_TABLE[:-1], np.inf)
-    assert scale_to_index(above).tolist() == list(range(1, 64))  # otherwise round up
+    mid = np.sqrt(SCALE_TABLE[:-1] * SCALE_TABLE[1:])  # geometric midpoints between entries
+    assert scale_to_index(mid).tolist() == list(range(63))  # a midpoint itself goes down
+    assert scale_to_index(np.nextafter(mid, np.inf)).tolist() == list(range(1, 64))  # just above goes up
+    assert scale_to_index(SCALE_TABLE * 1.05).tolist() == list(range(64))  # nearest in log, not round up
     assert scale_to_index(np.array([-1.0, 0.0, 0.05, 0.11, 300.0, np.inf])).tolist() == [0, 0, 0, 0, 63, 63]
     out = scale_to_index(np.full((2, 3), 1.0, dtype=np.float32))
     assert out.shape == (2, 3) and out.dtype == np.int32

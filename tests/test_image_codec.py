@@ -24,8 +24,8 @@ MODEL = "image-hyperprior"
 
 # Floors and ceilings on the 256x256 kodim23 crop, set below what the shipped weights measure (see
 # the model card) and far above what untrained weights reach (about 10-14 dB).
-PSNR_FLOOR = {1: 22.0, 8: 27.0}
-BPP_CEILING = {1: 0.6, 8: 3.0}
+PSNR_FLOOR = {1: 23.0, 8: 29.0}
+BPP_CEILING = {1: 0.35, 8: 2.3}
 
 
 def _codec() -> ImageCodec:
@@ -84,7 +84,10 @@ def test_tiled_image_round_trips(photo: np.ndarray) -> None:
     data, out = _round_trip(wide, 6)
     assert out.shape == wide.shape
     assert psnr(wide, out) > 20
-    assert len(api.info(data)["chunks"]) == 2
+    from ncodec.codecs.framing import unpack_streams
+    from ncodec.container.format import read_container
+
+    assert len(unpack_streams(read_container(data).chunks[CHUNK_Y], 2, "y")) == 2
 
 
 def test_greyscale_is_restored_as_one_channel(photo: np.ndarray) -> None:
@@ -103,7 +106,8 @@ def test_rgba_alpha_is_lossless(photo: np.ndarray) -> None:
 
 
 def test_16_bit_is_coded_at_8_bit_precision_and_restored_to_16(photo: np.ndarray) -> None:
-    deep = photo.astype(np.uint16) * 257 + 100
+    deep = photo.astype(np.uint16) * 257
+    deep[deep < 65000] += 100  # off the 8-bit grid, without wrapping
     _, out = _round_trip(deep, 6, bit_depth=16)
     assert out.dtype == np.uint16 and out.shape == deep.shape
     assert np.all(out % 257 == 0)
@@ -114,7 +118,7 @@ def test_estimated_bits_are_close_to_the_real_size(photo: np.ndarray) -> None:
     result = api.encode_with_stats(ImageData(photo, 8, None), model=MODEL, quality=4)
     payload_bits = 8 * api.info(result.data)["payload_bytes"]
     assert result.estimated_bits is not None
-    assert abs(payload_bits - result.estimated_bits) / result.estimated_bits < 0.05
+    assert abs(payload_bits - result.estimated_bits) / result.estimated_bits < 0.015
 
 
 def test_unknown_quality_is_refused(photo: np.ndarray) -> None:

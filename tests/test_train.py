@@ -108,3 +108,24 @@ def test_ddp_two_processes_hold_identical_weights(tmp_path: Path) -> None:
     # The ranks saw different data: the weights moved away from the initialisation.
     assert any(not torch.equal(a[k], v) for k, v in ImageTrainTask(cfg).build_model().state_dict().items()
                if k in a and v.dtype.is_floating_point) or pytest.fail("DDP run did not change the weights")
+
+
+def test_train_command_trains_and_exports_loadable_weights(tmp_path: Path) -> None:
+    """`ncodec train image ... --export DIR` writes weights and a card that the codec loads."""
+    import json
+
+    from ncodec.cli.main import main
+    from ncodec.codecs.image.codec import ImageCodec
+
+    data = _make_images(tmp_path / "data")
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"model": TINY_MODEL, "warmup_steps": 1, "val_every": 0, "log_every": 1}))
+    code = main(["train", "image", "--config", str(config), "--data", str(data), "--val-dir", str(data),
+                 "--steps", "2", "--batch-size", "2", "--crop", "64", "--out", str(tmp_path / "run"),
+                 "--export", str(tmp_path / "export")])
+    assert code == 0
+    card = json.loads((tmp_path / "export" / "image_hyperprior.json").read_text())
+    assert card["training"]["steps"] == 2 and card["training"]["config"]["crop"] == 64
+    assert card["calibration_images"] == 4
+    codec = ImageCodec.from_file(tmp_path / "export" / "image_hyperprior.safetensors")
+    assert codec.qualities == [1, 2]

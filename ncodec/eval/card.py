@@ -17,7 +17,7 @@ from typing import Any
 
 def _float(v: str | None) -> float | None:
     try:
-        return round(float(v), 4) if v not in (None, "") else None  # type: ignore[arg-type]
+        return round(float(v), 4) if v not in (None, "") else None
     except ValueError:
         return None
 

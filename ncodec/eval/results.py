@@ -15,6 +15,7 @@ import argparse
 import datetime
 import math
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,7 +71,7 @@ def summary_markdown(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
-def section(name: str, folder: str, description: str, report: EvalReport) -> str:
+def section(name: str, folder: str, description: str, report: EvalReport, plot: str | None = None) -> str:
     parts = [f"## {name} ({report.modality}): `{folder}`", "", description + ".", ""]
     if report.models_unavailable:
         parts += [f"Models without installed weights, not evaluated: {', '.join(report.models_unavailable)}.", ""]
@@ -81,7 +82,10 @@ def section(name: str, folder: str, description: str, report: EvalReport) -> str
                                                 for f in report.failures) + ".", ""]
     parts += ["### Mean over files, per codec and setting", "", summary_markdown(report), ""]
     parts += [bdrate_markdown(report.modality, report.bdrate).replace("### ", "#### "), ""]
-    parts += [f"Plot: `rd_{report.modality}.png` in this set's output folder.", ""]
+    if plot:
+        parts += [f"![rate-distortion, {name}]({plot})", ""]
+    else:
+        parts += [f"Plot: `rd_{report.modality}.png` in this set's output folder.", ""]
     return "\n".join(parts)
 
 
@@ -114,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-files", type=int, default=None, help="at most N files per set (quick runs)")
     parser.add_argument("--only", nargs="*", default=None, metavar="SET", help="only these sets")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--plots", default="docs/results", help="where the plots that RESULTS.md shows are copied")
     args = parser.parse_args(argv)
 
     sections: list[str] = []
@@ -131,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = run_eval(modality, data, _resolve(args.work) / name, max_files=args.max_files,
                           progress=not args.quiet)
         env = env or _environment_of(report)
-        sections.append(section(name, folder, description, report))
+        plot = _copy_plot(report, name, args.plots)
+        sections.append(section(name, folder, description, report, plot))
     text = header(env) + "\n" + "\n".join(sections)
     out = _resolve(args.out)
     tmp = out.with_name(f".{out.name}.tmp")
@@ -139,6 +145,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.replace(tmp, out)
     print(f"results: wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def _copy_plot(report: EvalReport, name: str, plots: str) -> str | None:
+    """Copy a set's plot into the repository (RESULTS.md must show it without running anything)."""
+    source = Path(report.out_dir) / f"rd_{report.modality}.png"
+    if not source.is_file():
+        return None
+    target_dir = _resolve(plots)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target_dir / f"{name}.png")
+    return f"{plots.rstrip('/')}/{name}.png"
 
 
 def _environment_of(report: EvalReport) -> dict[str, Any]:

@@ -109,7 +109,21 @@ class ImageTrainTask:
         from ncodec.codecs.image.export import export_image_model
 
         assert isinstance(model, MeanScaleHyperprior)
-        return export_image_model(model, self.config, out_dir, summary)
+        return export_image_model(model, self.config, out_dir, summary,
+                                  calibration_images=calibration_images(self.config.val_dir))
+
+
+def calibration_images(folder: str | None) -> list[np.ndarray]:
+    """Held-out photos for the export's scale calibration, cropped to multiples of 64."""
+    if not folder or not Path(folder).is_dir():
+        return []
+    out = []
+    for path in list_images([folder]):
+        im = load_rgb(path)
+        h, w = (im.shape[0] // 64) * 64, (im.shape[1] // 64) * 64
+        if h and w:
+            out.append(np.ascontiguousarray(im[:h, :w]))
+    return out
 
 
 @torch.no_grad()

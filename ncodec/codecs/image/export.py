@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from safetensors.torch import save_file
 
 from ncodec.entropy import FrequencyTable
 
+from .calibrate import calibrate_scale_factors
 from .model import MeanScaleHyperprior
 from .weights import TABLE_PREFIX, sha256_file
 
@@ -40,8 +42,13 @@ def coding_tables(model: MeanScaleHyperprior) -> dict[str, torch.Tensor]:
 
 
 def export_image_model(model: MeanScaleHyperprior, train_config: Any, out_dir: str | Path,
-                       summary: dict[str, object], card_extra: dict[str, Any] | None = None) -> list[str]:
-    """Write ``image_hyperprior.safetensors`` and ``image_hyperprior.json`` into ``out_dir``."""
+                       summary: dict[str, object], card_extra: dict[str, Any] | None = None,
+                       calibration_images: Sequence[np.ndarray] = ()) -> list[str]:
+    """Write ``image_hyperprior.safetensors`` and ``image_hyperprior.json`` into ``out_dir``.
+
+    ``calibration_images`` (held-out photos, sides multiples of 64) fit the per-quality scale
+    factors (see :mod:`.calibrate`); without them the factors are one.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = model.cpu().eval()
@@ -51,6 +58,8 @@ def export_image_model(model: MeanScaleHyperprior, train_config: Any, out_dir: s
     rounded.load_state_dict({k: v.float() for k, v in half.items()})
     tensors = dict(half)
     tensors.update({TABLE_PREFIX + k: v for k, v in coding_tables(rounded).items()})
+    factors = calibrate_scale_factors(rounded, calibration_images)
+    tensors[TABLE_PREFIX + "scale_factors"] = torch.from_numpy(factors)
     weights_path = out / WEIGHTS_NAME
     save_file(tensors, str(weights_path), metadata={"format": "ncodec-image-hyperprior-v1"})
     card: dict[str, Any] = {
@@ -61,6 +70,8 @@ def export_image_model(model: MeanScaleHyperprior, train_config: Any, out_dir: s
         "weights_file": WEIGHTS_NAME,
         "weights_sha256": sha256_file(weights_path).hex(),
         "parameters": int(sum(p.numel() for p in model.parameters())),
+        "scale_factors": [float(f) for f in factors],
+        "calibration_images": len(calibration_images),
         "training": {
             "config": train_config.to_dict() if hasattr(train_config, "to_dict") else train_config,
             **{k: v for k, v in summary.items() if k != "model"},
