@@ -62,7 +62,8 @@ def test_gaussian_round_trip(case: tuple[np.ndarray, np.ndarray]) -> None:
     assert out.shape == sym.shape and out.dtype == np.int32
     assert np.array_equal(out, sym)
     assert len(data) % 4 == 0 and (sym.size > 0 or data == b"")
-    assert len(data) * 8 >= gaussian_information_bits(sym, idx) - 1e-6
+    # ANS can end up to one 32-bit word below the information content: its initial state is implicit.
+    assert len(data) * 8 + 32 >= gaussian_information_bits(sym, idx)
 
 
 @PROPS
