@@ -22,10 +22,11 @@ from ncodec.registry import by_name, load_codec
 
 MODEL = "image-hyperprior"
 
-# Floors and ceilings on the 256x256 kodim23 crop, set below what the shipped weights measure (see
-# the model card) and far above what untrained weights reach (about 10-14 dB).
-PSNR_FLOOR = {1: 23.0, 8: 29.0}
-BPP_CEILING = {1: 0.35, 8: 2.3}
+# Floors and ceilings on the 256x256 kodim23 crop, set just below what the shipped weights measure
+# (q1: 0.223 bpp at 29.47 dB, q8: 1.458 bpp at 39.05 dB) and far above what untrained weights reach
+# (about 10-14 dB), so a regression in the weights or the coding path fails here.
+PSNR_FLOOR = {1: 28.5, 8: 38.0}
+BPP_CEILING = {1: 0.26, 8: 1.6}
 
 
 def _codec() -> ImageCodec:

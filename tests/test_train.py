@@ -66,6 +66,49 @@ def test_gpu_profile_runs_on_cpu(tmp_path: Path) -> None:
     assert all(torch.isfinite(p).all() for p in out["model"].parameters())
 
 
+def test_bf16_autocast_keeps_quantization_and_rates_in_float32() -> None:
+    """bf16 has 8 significant bits: rounding and likelihoods of latents must not run in it."""
+    from ncodec.codecs.image.model import ImageModelConfig, build_model
+
+    torch.manual_seed(0)
+    model = build_model(ImageModelConfig.from_dict(TINY_MODEL))
+    seen: dict[str, torch.dtype] = {}
+    model.h_a.register_forward_hook(lambda m, i, o: seen.__setitem__("h_a", o.dtype))
+    model.g_s.register_forward_hook(lambda m, i, o: seen.__setitem__("g_s", o.dtype))
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        out = model(torch.rand(2, 3, 64, 64), torch.tensor([0, 1]))
+    assert seen == {"h_a": torch.float32, "g_s": torch.bfloat16}
+    assert out["y_likelihoods"].dtype == torch.float32 and out["z_likelihoods"].dtype == torch.float32
+
+
+class _PoisonedTask(ImageTrainTask):
+    """Returns a NaN loss on chosen steps, counted by how often loss() was called."""
+
+    def __init__(self, config: TrainConfig, bad_calls: set[int]) -> None:
+        super().__init__(config)
+        self.calls = 0
+        self.bad_calls = bad_calls
+
+    def loss(self, model: torch.nn.Module, batch: torch.Tensor,
+             generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        loss, metrics = super().loss(model, batch, generator)
+        self.calls += 1
+        if self.calls in self.bad_calls:
+            loss = loss * float("nan")
+        return loss, metrics
+
+
+def test_a_non_finite_step_is_skipped_not_applied(tmp_path: Path) -> None:
+    out = train(_PoisonedTask(_config(tmp_path, steps=6), bad_calls={3}))
+    assert out["steps"] == 6 and out["skipped_steps"] == 1
+    assert all(torch.isfinite(p).all() for p in out["model"].parameters())
+
+
+def test_a_diverged_run_stops_with_an_error(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="diverged"):
+        train(_PoisonedTask(_config(tmp_path, steps=40), bad_calls=set(range(2, 41))))
+
+
 def test_validation_reports_each_probed_quality(tmp_path: Path) -> None:
     task = ImageTrainTask(_config(tmp_path))
     task.setup_data("cpu")
@@ -129,3 +172,35 @@ def test_train_command_trains_and_exports_loadable_weights(tmp_path: Path) -> No
     assert card["calibration_images"] == 4
     codec = ImageCodec.from_file(tmp_path / "export" / "image_hyperprior.safetensors")
     assert codec.qualities == [1, 2]
+
+
+def test_stage_picks_one_recorded_stage_of_a_card(tmp_path: Path) -> None:
+    """A card trained in stages reproduces any of them; a stage it does not record is a usage error."""
+    import argparse
+    import json
+
+    from ncodec.errors import UsageError
+    from ncodec.train.cli import add_train_arguments, config_from_args
+
+    stage1 = TrainConfig(steps=100, crop=128, batch_size=8).to_dict()
+    stage2 = TrainConfig(time_budget_min=8, crop=256, batch_size=32, profile="gpu",
+                         init_from="runs/image-stage1/export/image_hyperprior.safetensors").to_dict()
+    card = tmp_path / "card.json"
+    card.write_text(json.dumps({"training": {"config": stage2, "stages": [
+        {"stage": 1, "config": stage1}, {"stage": 2, "config": stage2}]}}))
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+
+    def parse(*extra: str) -> TrainConfig:
+        return config_from_args(parser.parse_args(["image", "--config", str(card), *extra]))
+
+    assert parse().crop == 256 and parse().profile == "gpu"
+    first = parse("--stage", "1")
+    assert (first.crop, first.batch_size, first.steps, first.init_from) == (128, 8, 100, None)
+    assert parse("--stage", "2").init_from == stage2["init_from"]
+    assert parse("--stage", "1", "--crop", "96").crop == 96  # flags still override the card
+    for bad in ("0", "3"):
+        with pytest.raises(UsageError, match="records 2 training stage"):
+            parse("--stage", bad)
+    with pytest.raises(UsageError, match="needs --config"):
+        config_from_args(parser.parse_args(["image", "--stage", "1", "--steps", "1"]))

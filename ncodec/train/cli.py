@@ -2,7 +2,9 @@
 
 ``--config CARD.json`` reads the training settings from a model card (or a plain config JSON), so
 ``ncodec train image --config assets/image_hyperprior.json`` reproduces a shipped model; flags
-given on the command line override the file.
+given on the command line override the file. A model trained in stages (say, from scratch on a CPU,
+then continued on a GPU) records each stage's settings in ``training.stages``; ``--stage N`` picks
+one, and each stage's ``init_from`` names the export of the stage before it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ _OVERRIDES = {
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("modality", choices=["image"], help="which codec to train")
     p.add_argument("--config", help="model card or config JSON to start from")
+    p.add_argument("--stage", type=int, metavar="N",
+                   help="with a model card trained in stages: use stage N's settings (default: the last)")
     p.add_argument("--data", action="append", help="training folder (repeatable; default: images/train*)")
     p.add_argument("--val-dir", help="held-out folder for validation")
     p.add_argument("--steps", type=int, help="number of steps (fixes the schedule exactly)")
@@ -45,9 +49,17 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     base: dict[str, Any] = {}
+    stage = getattr(args, "stage", None)
+    if stage is not None and not args.config:
+        raise UsageError("--stage needs --config (a model card trained in stages)")
     if args.config:
         raw = json.loads(Path(args.config).read_text())
         base = raw.get("training", {}).get("config", raw) if "training" in raw else raw
+        if stage is not None:
+            stages = raw.get("training", {}).get("stages", [])
+            if not 1 <= stage <= len(stages):
+                raise UsageError(f"--stage {stage}: {args.config} records {len(stages)} training stage(s)")
+            base = stages[stage - 1]["config"]
     config = TrainConfig.from_dict(base) if base else TrainConfig()
     config.modality = args.modality
     if args.data:

@@ -28,6 +28,7 @@ from .config import TrainConfig
 from .task import TrainTask
 
 CHECKPOINT_NAME = "checkpoint.pt"
+MAX_CONSECUTIVE_BAD_STEPS = 20
 
 
 def learning_rate(config: TrainConfig, step: int, progress: float) -> float:
@@ -147,6 +148,7 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
     t_start = time.monotonic() - elapsed
     running: dict[str, float] = {}
     count = 0
+    skipped_steps = bad_steps = 0
     try:
         while True:
             elapsed = time.monotonic() - t_start
@@ -164,9 +166,20 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
                 loss, metrics = task.loss(forward_model, batch, data_gen)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
+            # The gradient norm is the same on every DDP rank (gradients are all-reduced), so every
+            # rank takes the same decision: a non-finite step (a bf16 overflow, a bad batch) is
+            # skipped rather than allowed to poison the weights, and a run that keeps producing
+            # them stops with an error instead of training garbage for hours.
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or math.inf)
+            if bool(torch.isfinite(grad_norm)):
+                optimizer.step()
+                bad_steps = 0
+            else:
+                skipped_steps += 1
+                bad_steps += 1
+                if bad_steps >= MAX_CONSECUTIVE_BAD_STEPS:
+                    raise RuntimeError(f"training diverged: {bad_steps} consecutive steps with a "
+                                       f"non-finite gradient (last at step {step})")
             step += 1
             for k, v in metrics.items():
                 running[k] = running.get(k, 0.0) + v
@@ -191,7 +204,7 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
                 last_ckpt = time.monotonic()
         elapsed = time.monotonic() - t_start
         summary: dict[str, Any] = {"steps": step, "wall_time_s": round(elapsed, 1), "world_size": ddp.world,
-                                   "device": _device_name(device)}
+                                   "device": _device_name(device), "skipped_steps": skipped_steps}
         if ddp.is_main:
             _save_checkpoint(ckpt_path, model, optimizer, step, elapsed, config)
         ddp.barrier()

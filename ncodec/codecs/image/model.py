@@ -105,14 +105,19 @@ class MeanScaleHyperprior(nn.Module):
         rounding), while the synthesis sees rounded y - mu with a straight-through gradient, which is
         what the decoder will see at test time.
         """
-        y = self.g_a(x) * self.gain_for(quality_index)
-        z = self.h_a(y)
-        z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
-        z_lik = self.entropy_bottleneck.likelihood(z_noisy)
-        scales, means = self.hyper_params(_straight_through_round(z))
-        y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
-        y_lik = self.gaussian_conditional.likelihood(y_noisy - means, scales)
-        y_hat = _straight_through_round(y - means) + means
+        y = self.g_a(x).float() * self.gain_for(quality_index)
+        # Under bf16 autocast the transforms run in bf16, but quantization and the rate terms must
+        # not: bf16 keeps 8 significant bits, so a latent of 40 moves in steps of 0.25 and the unit
+        # quantization noise, the rounding and the likelihoods would all be wrong. The hyper
+        # transforms work at 1/16 of the resolution, so float32 costs little here.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            z = self.h_a(y)
+            z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
+            z_lik = self.entropy_bottleneck.likelihood(z_noisy)
+            scales, means = self.hyper_params(_straight_through_round(z))
+            y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
+            y_lik = self.gaussian_conditional.likelihood(y_noisy - means, scales)
+            y_hat = _straight_through_round(y - means) + means
         x_hat = self.g_s(y_hat * self.inv_gain_for(quality_index))
         return {"x_hat": x_hat, "y_likelihoods": y_lik, "z_likelihoods": z_lik}
 
