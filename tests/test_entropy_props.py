@@ -73,7 +73,8 @@ def test_tables_round_trip(tables: list[FrequencyTable], data: st.DataObject) ->
     coded = encode_tables(sym, ids, tables)
     out = decode_tables(coded, ids, tables)
     assert out.shape == sym.shape and np.array_equal(out, sym)
-    assert len(coded) * 8 >= table_information_bits(sym, ids, tables) - 1e-6
+    # As for the Gaussian mode: up to one 32-bit word below the information content, never more.
+    assert len(coded) * 8 + 32 >= table_information_bits(sym, ids, tables)
 
 
 @PROPS
