@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow lint install clean bench results
+.PHONY: demo test test-slow test-props lint install clean bench results
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -28,6 +28,12 @@ test: $(STAMP) lint
 
 test-slow: $(STAMP)
 	$(BIN)/pytest -q -m slow
+
+# Property tests with a random seed and 30x the examples (make test runs them derandomized):
+# for finding new counterexamples, which then go into the tests as explicit @example cases.
+test-props: $(STAMP)
+	NCODEC_HYPOTHESIS_PROFILE=explore NCODEC_PROPS_SCALE=30 $(BIN)/pytest -q -p no:cacheprovider \
+		tests/test_entropy_props.py tests/test_container.py
 
 bench: $(STAMP)
 	$(BIN)/ncodec bench

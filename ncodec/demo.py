@@ -1,7 +1,8 @@
 """``make demo``: encode and decode the sample photo at every quality, with real sizes and PSNR.
 
-Writes ``out/demo/kodim23_q<Q>.nc`` and the decoded PNGs, and prints one line per quality next to
+Writes ``out/demo/rocket_q<Q>.nc`` and the decoded PNGs, and prints one line per quality next to
 JPEG and WebP files of about the same size, so a new user sees what the codec does in seconds.
+The photo is ``assets/rocket.jpg`` (see ``assets/README.md``), which no training set contained.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from PIL import Image
 from ncodec import api
 from ncodec.eval.metrics import psnr
 from ncodec.media.image import read_image, write_image
-from ncodec.registry import default_model, shipped_asset
+from ncodec.media.samples import sample_photo_path
+from ncodec.registry import default_model
 
 OUT = Path("out/demo")
 
@@ -37,7 +39,7 @@ def _closest_pillow(rgb: Image.Image, fmt: str, target_bytes: int) -> tuple[int,
 
 
 def main() -> int:
-    sample = shipped_asset("kodim23.png")
+    sample = sample_photo_path()
     image = read_image(sample)
     h, w = image.pixels.shape[:2]
     info = default_model("image")
@@ -55,15 +57,15 @@ def main() -> int:
         t1 = time.perf_counter()
         decoded = api.decode(data)
         t2 = time.perf_counter()
-        (OUT / f"kodim23_q{q}.nc").write_bytes(data)
-        write_image(OUT / f"kodim23_q{q}.png", decoded.pixels)
+        (OUT / f"{sample.stem}_q{q}.nc").write_bytes(data)
+        write_image(OUT / f"{sample.stem}_q{q}.png", decoded.pixels)
         bpp = 8 * len(data) / (w * h)
         jpeg = _closest_pillow(rgb, "JPEG", len(data))
         webp = _closest_pillow(rgb, "WEBP", len(data))
         print(f"{q:>7} {len(data):>8} {bpp:>7.3f} {psnr(image.pixels, decoded.pixels):>8.2f} {t1 - t0:>6.2f} "
               f"{t2 - t1:>6.2f} | {8 * jpeg[0] / (w * h):>8.3f} {jpeg[1]:>6.2f} | "
               f"{8 * webp[0] / (w * h):>8.3f} {webp[1]:>6.2f}")
-    print(f"files in {OUT}/ ; try: ncodec info {OUT}/kodim23_q4.nc")
+    print(f"files in {OUT}/ ; try: ncodec info {OUT}/{sample.stem}_q4.nc")
     return 0
 
 

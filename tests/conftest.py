@@ -1,9 +1,10 @@
-"""Shared fixtures: the sample photo shipped in assets/, and the shared data folder when present."""
+"""Shared fixtures: the sample media shipped in assets/, and the shared data folder when present."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import _props  # noqa: F401  (loads the reproducible hypothesis profile for every test module)
 import numpy as np
 import pytest
 
@@ -19,11 +20,15 @@ def assets_path(name: str) -> Path:
 
 @pytest.fixture(scope="session")
 def photo() -> np.ndarray:
-    """A 256x256 crop of Kodak's kodim23 (shipped in assets/): a small real photograph."""
+    """A 256x256 crop of the sample photo (assets/rocket.jpg): a small real photograph."""
     from ncodec.media.image import read_image
 
-    pixels = read_image(assets_path("kodim23.png")).pixels
-    return np.ascontiguousarray(pixels[128:384, 256:512])
+    pixels = read_image(assets_path("rocket.jpg")).pixels
+    return np.ascontiguousarray(pixels[PHOTO_CROP])
+
+
+#: The crop of assets/rocket.jpg the image tests use: the rocket, its smoke and the sky.
+PHOTO_CROP = np.s_[86:342, 192:448]
 
 
 @pytest.fixture

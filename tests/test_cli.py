@@ -30,7 +30,7 @@ def _one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
 @pytest.fixture
 def small_png(tmp_path: Path) -> Path:
     path = tmp_path / "small.png"
-    pixels = np.asarray(Image.open(assets_path("kodim23.png")).convert("RGB"))[200:264, 300:396]
+    pixels = np.asarray(Image.open(assets_path("rocket.jpg")).convert("RGB"))[200:264, 300:396]
     Image.fromarray(np.ascontiguousarray(pixels)).save(path)
     return path
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from _props import props
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from ncodec.container import (
@@ -191,7 +192,7 @@ JSON_VALUES = st.recursive(
 TAGS = st.from_regex(r"\A[A-Za-z][A-Za-z0-9]{3}\Z")
 
 
-@settings(max_examples=60, deadline=None)
+@props(60)
 @given(
     metadata=st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=5),
     chunks=st.dictionaries(TAGS, st.binary(max_size=40), max_size=5),
@@ -507,7 +508,7 @@ def test_writer_chunk_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # --- fuzzing --------------------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = props(150, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ

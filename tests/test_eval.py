@@ -241,6 +241,62 @@ def test_x264_codes_eight_tiny_frames_with_inter_frames() -> None:
     assert B.x264_encode(media, 27).data == enc.data  # deterministic
 
 
+@pytest.mark.parametrize("height", [6, 8])
+def test_encoder_frames_have_defined_bytes_past_every_plane(height: int) -> None:
+    """Frames handed to x264/x265/SVT-AV1 are followed by zeros, never by uninitialised memory.
+
+    libx264's AVX-512 kernels read past the last row of a plane; with FFmpeg-allocated frames that
+    padding was uninitialised and the coded bytes changed with the heap's contents. Checks the
+    mechanism directly: each plane holds the input (edge-padded when the height is not a multiple
+    of 4), the planes lie back to back, and the bytes after the last one are zero.
+    """
+    import ctypes
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 256, (height, 10), dtype=np.uint8)
+    u, v = (rng.integers(0, 256, (height // 2, 5), dtype=np.uint8) for _ in range(2))
+    frame = B._yuv420_planes_frame(y, u, v)
+    assert (frame.width, frame.height) == (10, height)
+    padded_rows = -(-height // 4) * 4
+    starts = [plane.buffer_ptr for plane in frame.planes]
+    assert starts[1] - starts[0] == padded_rows * 10 and starts[2] - starts[1] == padded_rows // 2 * 5
+    for plane, want in zip(frame.planes, (y, u, v), strict=True):
+        got = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)
+        np.testing.assert_array_equal(got, want)
+    luma_padding = ctypes.string_at(starts[0] + y.size, starts[1] - starts[0] - y.size)
+    assert luma_padding == y[-1].tobytes() * (padded_rows - height)  # repeats the last row
+    end_of_v = starts[2] + (padded_rows // 2) * 5
+    assert ctypes.string_at(end_of_v, B.ENCODER_FRAME_SLACK) == bytes(B.ENCODER_FRAME_SLACK)
+
+
+def test_video_baseline_keeps_heights_that_are_not_a_multiple_of_four(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 146-row clip (146 % 4 == 2) codes and decodes at 146 rows: the padding never shows."""
+    from ncodec.media.samples import sample_clip
+    from ncodec.media.video import VideoData
+
+    frames, fps = sample_clip(frames=3, size=(64, 146))
+    media = VideoData(frames, fps)
+    encoded = B.x264_encode(media, 30)
+    decoded = B.video_decode(encoded, media)
+    assert decoded.frames.shape == frames.shape
+    assert metrics.psnr_rgb(frames, decoded.frames)[1] > 25
+    assert B.x264_encode(media, 30).data == encoded.data
+    # Against the same clip handed to x264 through FFmpeg-allocated frames (exact size, only the
+    # padding undefined): a frame rescaled from the padded height would smear the bottom rows.
+    monkeypatch.setattr(B, "_yuv420_planes_frame", _frame_from_ffmpeg_buffer)
+    plain = B.video_decode(B.x264_encode(media, 30), media)
+    bottom = np.s_[:, -8:]
+    ours, theirs = (metrics.psnr_rgb(frames[bottom], d.frames[bottom])[1] for d in (decoded, plain))
+    assert abs(ours - theirs) < 0.5
+
+
+def _frame_from_ffmpeg_buffer(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> Any:
+    import av
+
+    stacked = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(-1, y.shape[1])
+    return av.VideoFrame.from_ndarray(stacked, format="yuv420p")
+
+
 # --------------------------------------------------------------------------------------------------
 # end to end, with a fake ncodec codec
 

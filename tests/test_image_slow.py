@@ -17,7 +17,7 @@ LARGE = textwrap.dedent("""
     from ncodec.media.image import ImageData
     from ncodec.registry import shipped_asset
     from ncodec.media.image import read_image
-    tile = read_image(shipped_asset("kodim23.png")).pixels
+    tile = read_image(shipped_asset("rocket.jpg")).pixels
     big = np.ascontiguousarray(np.tile(tile, (6, 6, 1))[:3000, :4000])  # 12 megapixels
     data = api.encode(ImageData(big, 8, None), quality=4)
     out = api.decode(data).pixels

@@ -140,7 +140,8 @@ def test_ddp_two_processes_hold_identical_weights(tmp_path: Path) -> None:
     script = tmp_path / "ddp_train.py"
     script.write_text(DDP_SCRIPT)
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"]
+    # --standalone: a free port chosen by the rendezvous, so concurrent runs on one machine never collide
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     proc = subprocess.run([*torchrun, str(script), json.dumps(cfg.to_dict()), str(tmp_path)],
                           capture_output=True, text=True, env=env, timeout=240)
     assert proc.returncode == 0, proc.stderr[:3000]

@@ -315,11 +315,66 @@ def _video_of(media: Any) -> tuple[np.ndarray, Fraction]:
     return frames, Fraction(media.fps)
 
 
+#: Zeroed bytes after the last plane of every frame handed to a video encoder (see below).
+ENCODER_FRAME_SLACK = 64 * 1024
+
+
 def _yuv420_planes_frame(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> Any:
+    """A yuv420p frame over memory this process owns and has fully initialised.
+
+    Why not ``VideoFrame.from_ndarray``: it copies into a buffer from ``av_frame_get_buffer``,
+    which pads the plane heights to a multiple of 32 rows and leaves that padding uninitialised.
+    libx264's AVX-512 kernels read past the last row of a plane, so on an AVX-512 CPU the coded
+    bytes depended on whatever the heap held there: two encodes of the same frames in one process
+    gave different files (measured: 1,958 / 1,961 / 1,970 bytes for the same 8 frames, depending
+    on the heap layout). Here the three planes (edge-padded to the layout PyAV can describe, see
+    below) sit back to back in one zero-initialised numpy buffer followed by
+    :data:`ENCODER_FRAME_SLACK` zero bytes, and the frame points into it (PyAV keeps the buffer
+    alive), so every byte an encoder can touch is defined and the output is a function of the
+    pixels alone.
+    """
     import av
 
-    packed = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(-1, y.shape[1])
-    return av.VideoFrame.from_ndarray(np.ascontiguousarray(packed), format="yuv420p")
+    height, width = y.shape
+    # PyAV derives the frame's height from the buffer's row count as ``rows // 6 * 4`` and the
+    # chroma stride as half the luma stride, so the luma plane is laid out ``padded_height`` (a
+    # multiple of 4) rows tall and ``padded_width`` (even) bytes wide, the extra rows and columns
+    # repeating the edge pixels. A taller frame would be rescaled by PyAV to the stream's size, so
+    # it is cut back to ``height`` rows by FFmpeg's crop filter, which only narrows the frame's
+    # view and keeps pointing into this buffer.
+    padded_height, padded_width = -(-height // 4) * 4, -(-width // 2) * 2
+    chroma_height, chroma_width = padded_height // 2, padded_width // 2
+    luma_bytes, chroma_bytes = padded_height * padded_width, chroma_height * chroma_width
+    body_bytes = luma_bytes + 2 * chroma_bytes
+    backing = np.zeros(body_bytes + ENCODER_FRAME_SLACK, dtype=np.uint8)
+    body = backing[:body_bytes]
+    body[:luma_bytes] = _edge_padded(y, padded_height, padded_width).reshape(-1)
+    body[luma_bytes: luma_bytes + chroma_bytes] = _edge_padded(u, chroma_height, chroma_width).reshape(-1)
+    body[luma_bytes + chroma_bytes:] = _edge_padded(v, chroma_height, chroma_width).reshape(-1)
+    frame = av.VideoFrame.from_numpy_buffer(body.reshape(-1, padded_width), format="yuv420p", width=width)
+    return frame if padded_height == height else _cropped_in_place(frame, height)
+
+
+def _cropped_in_place(frame: Any, height: int) -> Any:
+    """The top ``height`` rows of ``frame``, sharing its buffer (the crop filter copies nothing)."""
+    import av
+
+    graph = av.filter.Graph()
+    source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name, time_base=Fraction(1, 1))
+    crop = graph.add("crop", f"{frame.width}:{height}:0:0:exact=1")
+    sink = graph.add("buffersink")
+    source.link_to(crop)
+    crop.link_to(sink)
+    graph.configure()
+    frame.pts = 0
+    graph.push(frame)
+    return graph.pull()
+
+
+def _edge_padded(plane: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``plane`` grown to ``height x width`` by repeating its last row and column."""
+    grow = ((0, height - plane.shape[0]), (0, width - plane.shape[1]))
+    return np.pad(plane, grow, mode="edge") if any(after for _, after in grow) else plane
 
 
 def _encode_video(media: Any, codec: str, crf: int) -> Encoded:

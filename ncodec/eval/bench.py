@@ -39,8 +39,8 @@ from ncodec.eval.baselines import Baseline, Encoded
 from ncodec.eval.points import ApiBackend, ModelSpec, NcodecBackend
 
 SAMPLE_PATTERNS: dict[str, tuple[str, ...]] = {
-    "image": ("kodim23.png", "*.png", "*.jpg"),
-    "audio": ("*.flac", "*.wav"),
+    "image": ("rocket.jpg", "*.png", "*.jpg"),
+    "audio": ("arctic_a0007.wav", "*.flac", "*.wav"),
     "video": ("*.mkv", "*.mp4", "*.y4m"),
 }
 

@@ -25,7 +25,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                              "points already there are kept and not measured again")
     parser.add_argument("--max-files", type=int, default=None, metavar="N", help="only the first N files (by name)")
     parser.add_argument("--reference", default=None, metavar="JSON",
-                        help="published curves compared with on Kodak (default: the shipped CompressAI results)")
+                        help="published curves compared with on Kodak, CompressAI's results JSON (default: "
+                             "../shared/reference/kodak_published.json when it exists; without it the "
+                             "published rows are omitted)")
     parser.add_argument("--no-resume", action="store_true", help="measure everything again")
     parser.add_argument("--no-plot", action="store_true", help="skip the matplotlib plot")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

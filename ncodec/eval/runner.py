@@ -29,7 +29,6 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +78,15 @@ PUBLISHED_PREFIX = "published:"
 RESULTS_VERSION = 1
 
 
-def default_reference() -> Path:
-    """The copy of CompressAI's published Kodak curves shipped with the package."""
-    return Path(str(resources.files("ncodec.eval") / "reference" / "kodak_published.json"))
+#: Where the published Kodak curves (CompressAI's results JSON) are read from when ``--reference``
+#: is not given: the project's read-only reference folder beside the checkout. The package ships
+#: no copy of them; without the file, evaluation simply omits the published rows.
+DEFAULT_REFERENCE = Path("../shared/reference/kodak_published.json")
+
+
+def default_reference() -> Path | None:
+    """The published Kodak curves to compare with by default, or None when they are not at hand."""
+    return DEFAULT_REFERENCE if DEFAULT_REFERENCE.is_file() else None
 
 
 @dataclass
@@ -461,8 +466,10 @@ def _is_kodak(files: Sequence[Path]) -> bool:
 
 def _load_published(reference: str | os.PathLike[str] | None) -> dict[str, dict[str, list[float]]] | None:
     path = Path(reference) if reference is not None else default_reference()
-    if not path.is_file():
+    if path is None:
         return None
+    if not path.is_file():
+        raise UsageError(f"--reference: '{reference}' does not exist or is not a file")
     raw = json.loads(path.read_text(encoding="utf-8"))
     curves = {}
     for name, value in raw.items():
