@@ -17,6 +17,7 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
+from ncodec.errors import UsageError
 from ncodec.eval import baselines as B
 from ncodec.eval import bdrate, metrics
 from ncodec.eval.points import CallableBackend, ModelSpec
@@ -245,10 +246,10 @@ def test_x264_codes_eight_tiny_frames_with_inter_frames() -> None:
 def test_encoder_frames_have_defined_bytes_past_every_plane(height: int) -> None:
     """Frames handed to x264/x265/SVT-AV1 are followed by zeros, never by uninitialised memory.
 
-    libx264's AVX-512 kernels read past the last row of a plane; with FFmpeg-allocated frames that
-    padding was uninitialised and the coded bytes changed with the heap's contents. Checks the
-    mechanism directly: each plane holds the input (edge-padded when the height is not a multiple
-    of 4), the planes lie back to back, and the bytes after the last one are zero.
+    Vector kernels may read past the last row of a plane, and FFmpeg-allocated frames leave that
+    padding uninitialised. Checks the mechanism directly: each plane holds the input (edge-padded
+    when the height is not a multiple of 4), the planes lie back to back, and the bytes after the
+    last one are zero.
     """
     import ctypes
 
@@ -343,8 +344,11 @@ def test_run_eval_end_to_end_resume_and_skipped_file(tmp_path: Path) -> None:
     _image_set(data)
     fake = FakeCodec()
     settings = {"jpeg": [20, 80], "webp": [20, 80]}
+    reference = tmp_path / "published.json"  # a made-up curve in the published results' layout
+    reference.write_text(json.dumps({"source": "test", "bmshj2018-hyperprior": {
+        "bpp": [0.05, 0.5, 2.0, 8.0], "psnr": [15.0, 25.0, 35.0, 50.0]}}))
     report = run_eval("image", data, out, models=["fake"], baselines=["jpeg", "webp"], backend=_fake_backend(fake),
-                      settings=settings, progress=False)
+                      settings=settings, progress=False, reference=reference)
     assert report.new_points == 2 * (4 + 2 + 2) and fake.encodes == 8
     assert [s["file"] for s in report.skipped] == ["kodim03.png"]
     assert "kodim03.png" in report.skipped[0]["reason"] and str(tmp_path) not in report.skipped[0]["reason"]
@@ -381,6 +385,23 @@ def test_run_eval_end_to_end_resume_and_skipped_file(tmp_path: Path) -> None:
     assert more.new_points == 2
     loaded = load_results(out)
     assert loaded is not None and len(loaded["points"]) == 18
+
+
+def test_run_eval_without_a_reference_file_omits_published_rows(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from ncodec.eval import runner
+
+    monkeypatch.setattr(runner, "DEFAULT_REFERENCE", tmp_path / "absent.json")  # as on a fresh clone
+    data, out = tmp_path / "kodak", tmp_path / "out"
+    _image_set(data)
+    run_eval("image", data, out, models=["fake"], baselines=["jpeg"], backend=_fake_backend(FakeCodec()),
+             settings={"jpeg": [20, 80]}, progress=False, plot=False)
+    with open(out / "bdrate.csv", newline="") as f:
+        anchors = {r["anchor"] for r in csv.DictReader(f)}
+    assert anchors == {"jpeg"}
+    with pytest.raises(UsageError, match="--reference"):
+        run_eval("image", data, tmp_path / "out2", models=[], baselines=["jpeg"], settings={"jpeg": [20]},
+                 progress=False, plot=False, reference=tmp_path / "missing.json")
 
 
 def test_run_eval_audio_and_video_on_generated_files(tmp_path: Path) -> None:

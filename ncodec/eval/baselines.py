@@ -44,6 +44,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, cast
 
 import numpy as np
@@ -297,9 +298,29 @@ def mp3(samples: np.ndarray, sample_rate: int, kbps: int) -> tuple[int, np.ndarr
 # --------------------------------------------------------------------------------------------------
 # video (PyAV)
 
+@lru_cache(maxsize=1)
+def _x264_params() -> dict[str, str]:
+    """Extra libx264 settings that make its output a function of the input alone.
+
+    On a CPU with AVX-512, libx264's AVX-512 kernels made two encodes of the same frames in one
+    process differ now and then (measured: 5 of 12 processes of 10 encodes each produced a second
+    or third distinct file for the same 8 frames, whatever memory the input frames lay in). Capping
+    its kernels at AVX2 gave 480 of 480 identical encodes, the same bytes as the usual result: x264's
+    vector kernels compute what its C code computes, so the cap changes speed only. The cap is set
+    only where ``/proc/cpuinfo`` reports AVX-512, because naming AVX2 on a CPU without it would
+    make x264 run instructions that CPU lacks.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            has_avx512 = any(line.startswith("flags") and " avx512f" in line for line in f)
+    except OSError:
+        has_avx512 = False
+    return {"x264-params": "asm=AVX2"} if has_avx512 else {}
+
+
 #: encoder -> (FFmpeg options for the given CRF, preset description)
 _VIDEO_OPTIONS: dict[str, Callable[[int], dict[str, str]]] = {
-    "libx264": lambda crf: {"crf": str(crf), "preset": "medium", "threads": "1"},
+    "libx264": lambda crf: {"crf": str(crf), "preset": "medium", "threads": "1", **_x264_params()},
     "libx265": lambda crf: {"crf": str(crf), "preset": "medium",
                             "x265-params": "pools=none:frame-threads=1:log-level=error"},
     "libsvtav1": lambda crf: {"crf": str(crf), "preset": "8", "svtav1-params": "lp=1"},
@@ -323,15 +344,12 @@ def _yuv420_planes_frame(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> Any:
     """A yuv420p frame over memory this process owns and has fully initialised.
 
     Why not ``VideoFrame.from_ndarray``: it copies into a buffer from ``av_frame_get_buffer``,
-    which pads the plane heights to a multiple of 32 rows and leaves that padding uninitialised.
-    libx264's AVX-512 kernels read past the last row of a plane, so on an AVX-512 CPU the coded
-    bytes depended on whatever the heap held there: two encodes of the same frames in one process
-    gave different files (measured: 1,958 / 1,961 / 1,970 bytes for the same 8 frames, depending
-    on the heap layout). Here the three planes (edge-padded to the layout PyAV can describe, see
-    below) sit back to back in one zero-initialised numpy buffer followed by
-    :data:`ENCODER_FRAME_SLACK` zero bytes, and the frame points into it (PyAV keeps the buffer
-    alive), so every byte an encoder can touch is defined and the output is a function of the
-    pixels alone.
+    which pads the plane heights to a multiple of 32 rows and leaves that padding uninitialised,
+    and vector kernels may read past the last row of a plane. Here the three planes (edge-padded
+    to the layout PyAV can describe, see below) sit back to back in one zero-initialised numpy
+    buffer followed by :data:`ENCODER_FRAME_SLACK` zero bytes, and the frame points into it (PyAV
+    keeps the buffer alive), so every byte an encoder can read is defined. (This alone did not stop
+    libx264 from varying on AVX-512 CPUs; :func:`_x264_params` does.)
     """
     import av
 
