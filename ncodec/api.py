@@ -1,13 +1,16 @@
 """The Python API: media in, ``.nc`` bytes out, and back. The CLI is a thin layer over this.
 
 Accepted media:
+- audio: a path to anything FFmpeg decodes (read block by block), or :class:`ncodec.media.AudioData`;
+  ``bitrate_kbps`` picks the nominal rate (or ``quality`` the n-th offered rate);
 - image: a path, ``PIL.Image.Image``, ``numpy`` array (H, W) or (H, W, C) with C in {1, 3, 4},
   uint8, uint16 or float in [0, 1], a ``torch.Tensor`` (C, H, W) or (1, C, H, W) (uint8, or
   float in [0, 1]), or :class:`ncodec.media.ImageData`;
 - ``bytes`` / ``np.uint8`` arrays with ``model="test-raw"`` (the container's test codec only).
 
 Decoding returns :class:`ncodec.media.ImageData` (pixels as a numpy array, the input's channel
-count and bit depth). A file is decoded only with the exact weights that made it: the container
+count and bit depth) or :class:`ncodec.media.AudioData` (float samples at the input's rate and
+channel count). A file is decoded only with the exact weights that made it: the container
 records their SHA-256 and :class:`~ncodec.errors.ModelMismatchError` says so otherwise.
 """
 
@@ -17,6 +20,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ncodec.container import atomic
 from ncodec.container.format import Container, ContainerHeader, Modality, read_container, write_container
@@ -34,8 +39,9 @@ class EncodeResult:
 
     data: bytes
     model: str
-    quality: int
+    quality: int | None
     estimated_bits: float | None
+    bitrate_kbps: float | None = None  # nominal rate asked for (audio)
 
 
 def _coder_version() -> int:
@@ -66,13 +72,70 @@ def _image_from(media: Any) -> Any:
 def _resolve_model(media: Any, model: str | None) -> ModelInfo:
     if model is not None:
         return by_name(model)
+    from ncodec.media.audio import AudioBlocks, AudioData
+
+    if isinstance(media, AudioData | AudioBlocks):
+        return default_model("audio")
+    if isinstance(media, str | os.PathLike) and Path(media).is_file():
+        from ncodec.media.probe import detect_modality
+
+        if detect_modality(media) == "audio":
+            return default_model("audio")
     return default_model("image")
+
+
+def _audio_kbps(info: ModelInfo, quality: int | None, bitrate_kbps: float | None) -> float:
+    """The nominal bitrate asked for: ``--bitrate``, or the ``quality``-th offered rate, or the default."""
+    rates = info.bitrates
+    if not rates:
+        raise UsageError(f"model '{info.name}' has no bitrates installed")
+    if bitrate_kbps is not None:
+        if not rates[0] <= bitrate_kbps <= rates[-1]:
+            raise UsageError(f"bitrate {bitrate_kbps:g} kbps is outside what '{info.name}' offers "
+                             f"({rates[0]:g}..{rates[-1]:g} kbps)")
+        return float(bitrate_kbps)
+    if quality is None:
+        quality = info.default_quality
+    if not 1 <= quality <= len(rates):
+        raise UsageError(f"quality {quality} is not offered by '{info.name}' (choose 1..{len(rates)}: "
+                         f"{', '.join(f'{r:g}' for r in rates)} kbps)")
+    return float(rates[quality - 1])
+
+
+def _encode_audio(info: ModelInfo, media: Any, quality: int | None, bitrate_kbps: float | None) -> EncodeResult:
+    from ncodec.media.audio import AudioBlocks, AudioData
+
+    kbps = _audio_kbps(info, quality, bitrate_kbps)
+    codec, digest = load_codec(info)
+    if isinstance(media, AudioBlocks):
+        payload = codec.encode_blocks(media, media.sample_rate, media.channels, kbps, expected=media,
+                                      extra_metadata={"source_format": media.source_format})
+    elif isinstance(media, AudioData):
+        samples = np.asarray(media.samples)
+        if samples.ndim != 2:
+            raise InputError(f"AudioData samples must be (channels, n), got shape {samples.shape}")
+        payload = codec.encode_blocks(iter([samples]), int(media.sample_rate), samples.shape[0], kbps,
+                                      extra_metadata={"source_format": media.source_format})
+    else:
+        raise InputError(f"the audio codec takes a path or ncodec.media.AudioData, not {type(media).__name__}")
+    header = ContainerHeader(modality=Modality.AUDIO, model_id=info.model_id, weights_sha256=digest,
+                             coder_id=CODER_ID, coder_version=_coder_version())
+    data = write_container(header, payload.metadata, payload.chunks)
+    return EncodeResult(data=data, model=info.name, quality=None, estimated_bits=payload.estimated_bits,
+                        bitrate_kbps=kbps)
 
 
 def encode_with_stats(media: Any, *, model: str | None = None, quality: int | None = None,
                       bitrate_kbps: float | None = None) -> EncodeResult:
     """Encode ``media`` into ``.nc`` bytes, reporting the model's own size estimate too."""
     info = _resolve_model(media, model)
+    if info.modality == "audio":
+        if isinstance(media, str | os.PathLike):
+            from ncodec.media.audio import AudioBlocks
+
+            with AudioBlocks(media) as blocks:
+                return _encode_audio(info, blocks, quality, bitrate_kbps)
+        return _encode_audio(info, media, quality, bitrate_kbps)
     if bitrate_kbps is not None:
         raise UsageError(f"model '{info.name}' takes --quality, not a bitrate")
     if quality is None:
@@ -106,10 +169,8 @@ def _open(data: bytes) -> tuple[Container, ModelInfo]:
     return container, info
 
 
-def decode(data: bytes) -> Any:
-    """Decode ``.nc`` bytes back to media (see the module docstring for the types)."""
-    from ncodec.codecs.base import Payload
-
+def _checked_payload(data: bytes) -> tuple[Container, Any, dict[str, bytes]]:
+    """(container, the codec that made it, its chunks), after every check that decoding needs."""
     container, info = _open(bytes(data))
     if container.header.coder_id != CODER_ID or container.header.coder_version != _coder_version():
         raise ModelMismatchError(f"file uses entropy coder {container.header.coder_id} version "
@@ -120,7 +181,14 @@ def decode(data: bytes) -> Any:
         raise ModelMismatchError(
             f"file was made with other weights of model '{info.name}' "
             f"(file {container.header.weights_sha256.hex()[:12]}, installed {digest.hex()[:12]})")
-    chunks = container.check_known(codec.known_chunks)
+    return container, codec, container.check_known(codec.known_chunks)
+
+
+def decode(data: bytes) -> Any:
+    """Decode ``.nc`` bytes back to media (see the module docstring for the types)."""
+    from ncodec.codecs.base import Payload
+
+    container, codec, chunks = _checked_payload(data)
     return codec.decode(Payload(chunks=chunks, metadata=container.metadata))
 
 
@@ -142,6 +210,15 @@ def info(data: bytes) -> dict[str, Any]:
         out["media"] = f"{meta['width']}x{meta['height']}x{meta.get('channels', '?')}"
         out["bpp"] = round(8 * container.total_size / pixels, 5)
         out["rate"] = f"{out['bpp']:.4f} bpp"
+    elif model_info.modality == "audio" and isinstance(meta.get("samples"), int) and \
+            isinstance(meta.get("sample_rate"), int) and meta["sample_rate"] > 0:
+        seconds = meta["samples"] / meta["sample_rate"]
+        out["media"] = f"{seconds:.2f} s, {meta['sample_rate']} Hz, {meta.get('channels', '?')} ch"
+        out["seconds"] = round(seconds, 4)
+        out["kbps"] = round(8 * container.total_size / seconds / 1000, 3)
+        out["nominal_kbps"] = meta.get("kbps")
+        out["codebooks"] = [meta.get("k"), meta.get("ks")]
+        out["rate"] = f"{out['kbps']:.2f} kbps real (nominal {meta.get('kbps')} kbps)"
     elif model_info.modality == "test":
         out["media"] = f"{meta.get('length', '?')} bytes"
     return out
@@ -171,17 +248,28 @@ def encode_file(input_path: StrPath, output_path: StrPath, *, model: str | None 
         raise UsageError("input and output are the same file")
     if not Path(input_path).is_file():
         raise InputError(f"'{input_path}' does not exist or is not a file")
-    media: Any = Path(input_path)
-    if model is None or by_name(model).modality != "test":
+    chosen = by_name(model) if model is not None else None
+    if chosen is not None and chosen.modality == "test":
+        result = encode_with_stats(_read_bytes(input_path), model=model, quality=quality, bitrate_kbps=bitrate_kbps)
+    else:
         from ncodec.media.probe import detect_modality
 
         modality = detect_modality(input_path)
-        if modality != "image":
-            raise InputError(f"'{input_path}' is {modality}: only the image codec is available so far")
-        media = _image_from(str(input_path))
-    else:
-        media = _read_bytes(input_path)
-    result = encode_with_stats(media, model=model, quality=quality, bitrate_kbps=bitrate_kbps)
+        if chosen is not None and chosen.modality == "audio" and modality == "video":
+            modality = "audio"  # the sound track of a video file, asked for by naming the audio model
+        if chosen is not None and chosen.modality == "audio" and modality != "audio":
+            raise InputError(f"'{input_path}' has no audio stream (it is {modality})")
+        if chosen is not None and chosen.modality != modality:
+            raise UsageError(f"'{input_path}' is {modality}, but model '{chosen.name}' codes {chosen.modality}")
+        if modality == "audio":
+            result = encode_with_stats(Path(input_path), model=(chosen or default_model("audio")).name,
+                                       quality=quality, bitrate_kbps=bitrate_kbps)
+        elif modality == "image":
+            result = encode_with_stats(_image_from(str(input_path)), model=model, quality=quality,
+                                       bitrate_kbps=bitrate_kbps)
+        else:
+            raise InputError(f"'{input_path}' is {modality}: no {modality} codec is available yet "
+                             "(to code its sound track, add --model audio-rvq)")
     atomic.atomic_write_bytes(output_path, result.data, overwrite=overwrite)
     return result
 
@@ -203,9 +291,32 @@ def decode_file(input_path: StrPath, output_path: StrPath, *, overwrite: bool = 
         with atomic.atomic_output(output_path, overwrite=overwrite) as tmp:
             write_image(tmp, media.pixels)
         return media
+    if model_info.modality == "audio":
+        return _decode_audio_file(data, output_path, suffix, overwrite)
     media = decode(data)
     atomic.atomic_write_bytes(output_path, bytes(media), overwrite=overwrite)
     return media
+
+
+def _decode_audio_file(data: bytes, output_path: StrPath, suffix: str, overwrite: bool) -> dict[str, Any]:
+    """Decode window by window straight into the output file: memory stays flat for any length."""
+    from ncodec.media.audio import open_audio_writer
+    from ncodec.media.probe import OUTPUT_EXTENSIONS
+
+    if suffix not in OUTPUT_EXTENSIONS["audio"]:
+        raise UsageError(f"cannot write audio as '{suffix or output_path}' "
+                         f"(use one of {', '.join(sorted(OUTPUT_EXTENSIONS['audio']))})")
+    container, codec, chunks = _checked_payload(data)
+    meta = codec.check_metadata(container.metadata)
+    if not overwrite and Path(output_path).exists():
+        raise UsageError(f"'{output_path}' exists (use -f to overwrite)")
+    blocks = codec.decode_blocks(chunks, meta)
+    first = next(blocks)  # a damaged first window fails before any output exists
+    with open_audio_writer(output_path, meta["sample_rate"], meta["channels"]) as writer:
+        writer.write(first)
+        for block in blocks:
+            writer.write(block)
+    return meta
 
 
 def info_file(path: StrPath) -> dict[str, Any]:

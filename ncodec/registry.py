@@ -45,6 +45,12 @@ class ModelInfo:
         card = self.read_card()
         return [int(q) for q in card.get("qualities", [])] if card else []
 
+    @property
+    def bitrates(self) -> list[float]:
+        """Nominal bitrates in kbps offered by a rate-driven (audio) model, from its card."""
+        card = self.read_card()
+        return [float(b) for b in card.get("bitrates", [])] if card else []
+
     def read_card(self) -> dict[str, Any] | None:
         if self.card is None:
             return None
@@ -73,6 +79,12 @@ MODELS: tuple[ModelInfo, ...] = (
         description="mean-scale hyperprior with per-quality gain vectors, trained by this project",
         factory="ncodec.codecs.image.codec:ImageCodec", weights="image_hyperprior.safetensors",
         card="image_hyperprior.json", default_quality=4,
+    ),
+    ModelInfo(
+        model_id=3, name="audio-rvq", modality="audio",
+        description="16 kHz residual-VQ codec (STFT front end, iSTFT head), 1.5-12 kbps, trained by this project",
+        factory="ncodec.codecs.audio.codec:AudioCodec", weights="audio_rvq.safetensors",
+        card="audio_rvq.json", default_quality=3,
     ),
 )
 

@@ -36,3 +36,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def speech() -> tuple[np.ndarray, int]:
+    """The sample speech (assets/arctic_a0007.wav): 4 s of real read speech, 16 kHz mono, float32."""
+    from ncodec.media.audio import read_audio
+
+    audio = read_audio(assets_path("arctic_a0007.wav"))
+    return audio.samples, audio.sample_rate

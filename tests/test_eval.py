@@ -448,9 +448,9 @@ def test_cli_eval_and_results_without_data(tmp_path: Path) -> None:
 
     missing = str(tmp_path / "absent")
     md = tmp_path / "RESULTS.md"
-    assert results_main(["--images-dev", missing, "--kodak", missing, "--audio-dev", missing, "--video-dev", missing,
-                         "--out", str(md), "--quiet"]) == 0
-    assert md.read_text().count("Not run: the folder is absent.") == 4
+    assert results_main(["--images-dev", missing, "--kodak", missing, "--audio-dev-speech", missing,
+                         "--audio-dev-music", missing, "--video-dev", missing, "--out", str(md), "--quiet"]) == 0
+    assert md.read_text().count("Not run: the folder is absent.") == 5
 
 
 def test_bench_with_a_fake_backend(tmp_path: Path) -> None:
@@ -469,3 +469,13 @@ def test_bench_with_a_fake_backend(tmp_path: Path) -> None:
     write_bench(tmp_path / "b.json", result)
     assert json.loads((tmp_path / "b.json").read_text())["repeats"] == 1
     assert "fake q3" in format_bench(result)
+
+
+def test_match_keeps_only_the_named_part_of_a_folder(tmp_path: Path) -> None:
+    from ncodec.eval.runner import list_files
+
+    for name in ("speech__a.flac", "speech__b.wav", "music__c.flac", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in list_files("audio", tmp_path, None, "speech__*")] == ["speech__a.flac", "speech__b.wav"]
+    assert [p.name for p in list_files("audio", tmp_path, None, "music__*")] == ["music__c.flac"]
+    assert len(list_files("audio", tmp_path, None)) == 3

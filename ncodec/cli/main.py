@@ -35,8 +35,9 @@ def cmd_encode(args: argparse.Namespace) -> int:
     result = api.encode_file(args.input, args.output, model=args.model, quality=args.quality,
                              bitrate_kbps=args.bitrate, overwrite=args.force)
     summary = api.info(result.data)
+    setting = f"q{result.quality}" if result.quality is not None else f"{result.bitrate_kbps:g} kbps"
     print(f"{args.output}: {summary['modality']} {summary['media']}, model {summary['model']} "
-          f"q{summary.get('quality', '?')}, {len(result.data):,} bytes{_human_rate(summary)}")
+          f"{setting}, {len(result.data):,} bytes{_human_rate(summary)}")
     return 0
 
 
@@ -55,7 +56,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
         return 0
-    for key in ("modality", "model", "quality", "media", "rate", "file_bytes", "payload_bytes", "version",
+    for key in ("modality", "model", "quality", "media", "rate", "kbps", "file_bytes", "payload_bytes", "version",
                 "weights_sha256"):
         if key in summary:
             print(f"{key:15s} {summary[key]}")
@@ -71,6 +72,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     models = list_models(include_test=args.all)
     rows = [{"name": m.name, "id": m.model_id, "modality": m.modality, "qualities": m.qualities,
+             **({"bitrates": m.bitrates} if m.modality == "audio" else {}),
              "default_quality": m.default_quality, "installed": m.is_available(), "description": m.description,
              "rd": (m.read_card() or {}).get("evaluation", {}).get("kodak_per_quality")} for m in models]
     if args.json:
@@ -79,9 +81,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     for r in rows:
         qs = r["qualities"]
         assert isinstance(qs, list)
-        q = f"{qs[0]}..{qs[-1]}" if qs else "-"
+        q = f"qualities {qs[0]}..{qs[-1]}" if qs else "qualities -"
+        rates = r.get("bitrates")
+        if isinstance(rates, list) and rates:
+            q = "kbps " + "/".join(f"{b:g}" for b in rates)
         state = "" if r["installed"] else "  (weights not installed)"
-        print(f"{r['name']:18s} {r['modality']:6s} qualities {q:6s} {r['description']}{state}")
+        print(f"{r['name']:18s} {r['modality']:6s} {q:16s} {r['description']}{state}")
     return 0
 
 
@@ -92,7 +97,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Neural media codecs: image (audio and video to come).")
+    parser = argparse.ArgumentParser(prog=PROG, description="Neural media codecs: image and audio (video to come).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("encode", help="encode an image (or other media) into a .nc file")

@@ -178,6 +178,14 @@ def is_ancillary(tag: str) -> bool:
     return tag[:1].islower()
 
 
+def container_overhead(metadata: Mapping[str, Any], chunk_count: int) -> int:
+    """Bytes a version-1.0 file spends around its chunks' payloads: header, metadata, chunk table.
+
+    Lets a codec that promises a rate count every byte of the file before it is written.
+    """
+    return HEADER_SIZE + len(encode_metadata(metadata)) + CHUNK_ENTRY_SIZE * chunk_count
+
+
 def write_container(
     header: ContainerHeader,
     metadata: Mapping[str, Any],

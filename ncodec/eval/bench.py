@@ -219,11 +219,16 @@ def _bench_model(api: NcodecBackend, modality: str, media: Any, units: dict[str,
     enc_t, _ = _timed(lambda: api.encode(media, spec.name, quality), repeats)
     dec_t, _ = _timed(lambda: api.decode(data), repeats)
     bits = 8 * len(data)
-    return {"model": spec.name, "modality": modality, "quality": quality, "bytes": len(data),
-            "rate": rate_of(modality, bits, units), "estimated_bits": estimated,
-            "encode_s": _median(enc_t), "decode_s": _median(dec_t), "encode_s_all": enc_t,
-            "decode_s_all": dec_t, "cold_encode_s": cold_encode, "cold_decode_s": cold_decode,
-            "torch_threads": _torch_threads()}
+    row: dict[str, Any] = {
+        "model": spec.name, "modality": modality, "quality": quality, "bytes": len(data),
+        "rate": rate_of(modality, bits, units), "estimated_bits": estimated,
+        "encode_s": _median(enc_t), "decode_s": _median(dec_t), "encode_s_all": enc_t,
+        "decode_s_all": dec_t, "cold_encode_s": cold_encode, "cold_decode_s": cold_decode,
+        "torch_threads": _torch_threads()}
+    if modality == "audio" and units.get("seconds"):
+        # how many seconds of audio one second of encode + decode handles (median times)
+        row["realtime_factor"] = float(units["seconds"]) / max(_median(enc_t) + _median(dec_t), 1e-9)
+    return row
 
 
 def _torch_threads() -> int | None:
@@ -349,6 +354,10 @@ def format_bench(result: dict[str, Any]) -> str:
         lines.append(f"{r['model'] + ' q' + str(r['quality']):24s} {_rate(r):>10s} {_ms(r['encode_s'])} "
                      f"{_ms(r['decode_s'])} {_mb(r.get('encode_peak_rss_mb'))} {_mb(r.get('decode_peak_rss_mb'))} "
                      f"{_mb(r.get('encode_op_peak_mb')):>9s} {_mb(r.get('decode_op_peak_mb')):>9s}")
+    for r in result.get("models", []):
+        if r.get("realtime_factor"):
+            lines.append(f"  {r['model']} q{r['quality']}: encode + decode {r['realtime_factor']:.1f}x faster "
+                         "than real time")
     for r in result.get("ratios", []):
         lines.append(f"  {r['model']} / {r['versus']}: encode x{r['encode_ratio']:.1f}, decode x{r['decode_ratio']:.1f}")
     for s in result.get("skipped", []):

@@ -24,6 +24,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder (default: eval-<modality>-<data folder name>); "
                              "points already there are kept and not measured again")
     parser.add_argument("--max-files", type=int, default=None, metavar="N", help="only the first N files (by name)")
+    parser.add_argument("--match", default=None, metavar="PATTERN",
+                        help="only files whose names match this shell pattern (e.g. 'speech__*')")
     parser.add_argument("--reference", default=None, metavar="JSON",
                         help="published curves compared with on Kodak, CompressAI's results JSON (default: "
                              "../shared/reference/kodak_published.json when it exists; without it the "
@@ -42,7 +44,7 @@ def eval_main(args: argparse.Namespace) -> int:
     out = args.out or f"eval-{args.modality}-{Path(args.data_dir).resolve().name}"
     report = run_eval(args.modality, args.data_dir, out, models=args.models, baselines=args.baselines,
                       max_files=args.max_files, reference=args.reference, progress=not args.quiet,
-                      resume=not args.no_resume, plot=not args.no_plot)
+                      resume=not args.no_resume, plot=not args.no_plot, match=args.match)
     print(format_report(report))
     return 0
 

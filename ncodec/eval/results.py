@@ -1,6 +1,7 @@
 """``python -m ncodec.eval.results``: run (or resume) the standard evaluations and write RESULTS.md.
 
-The four standard sets are the project's dev images, Kodak, dev audio and dev video. Their default
+The standard sets are the project's dev images, Kodak, dev audio (speech and music apart) and dev
+video. Their default
 locations are given relative to the repository root (``../shared/data/...``); a set whose folder
 is absent is skipped with a line saying so, so the command also works on a checkout without the
 data. Evaluation outputs go to ``out/results/<set>/`` (resumable: a second run only measures what
@@ -31,12 +32,14 @@ from ncodec.eval.runner import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-#: (set name, modality, default folder relative to the repository root, what it is)
-STANDARD_SETS: tuple[tuple[str, str, str, str], ...] = (
-    ("images-dev", "image", "../shared/data/images/dev", "10 photos, 832x576 crops (tuning set)"),
-    ("kodak", "image", "../shared/data/images/kodak", "Kodak PhotoCD, 24 images, 768x512"),
-    ("audio-dev", "audio", "../shared/data/audio/dev", "12 speech and 3 music clips, 5-15 s, 16-44.1 kHz"),
-    ("video-dev", "video", "../shared/data/video/dev", "6 clips, 64 frames, 352x288 / 352x192"),
+#: (set name, modality, default folder relative to the repository root, what it is, file-name pattern)
+STANDARD_SETS: tuple[tuple[str, str, str, str, str | None], ...] = (
+    ("images-dev", "image", "../shared/data/images/dev", "10 photos, 832x576 crops (tuning set)", None),
+    ("kodak", "image", "../shared/data/images/kodak", "Kodak PhotoCD, 24 images, 768x512", None),
+    ("audio-dev-speech", "audio", "../shared/data/audio/dev",
+     "12 speech clips (12 speakers, 5 languages), 5-15 s, 16-44.1 kHz", "speech__*"),
+    ("audio-dev-music", "audio", "../shared/data/audio/dev", "3 music clips, 5-15 s, 16-44.1 kHz", "music__*"),
+    ("video-dev", "video", "../shared/data/video/dev", "6 clips, 64 frames, 352x288 / 352x192", None),
 )
 
 
@@ -110,7 +113,7 @@ def header(env: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ncodec.eval.results", description=__doc__.split("\n")[0])
-    for name, _, default, _ in STANDARD_SETS:
+    for name, _, default, _, _ in STANDARD_SETS:
         parser.add_argument(f"--{name}", default=default, metavar="DIR",
                             help=f"folder of the {name} set, relative to the repository root (default: {default})")
     parser.add_argument("--out", default="RESULTS.md", help="Markdown output, relative to the repository root")
@@ -123,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     sections: list[str] = []
     env: dict[str, Any] = {}
-    for name, modality, _, description in STANDARD_SETS:
+    for name, modality, _, description, match in STANDARD_SETS:
         if args.only is not None and name not in args.only:
             continue
         folder = getattr(args, name.replace("-", "_"))
@@ -134,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         print(f"results: {name} ({modality}) from '{folder}'", file=sys.stderr)
         report = run_eval(modality, data, _resolve(args.work) / name, max_files=args.max_files,
-                          progress=not args.quiet)
+                          progress=not args.quiet, match=match)
         env = env or _environment_of(report)
         plot = _copy_plot(report, name, args.plots)
         sections.append(section(name, folder, description, report, plot))

@@ -22,6 +22,7 @@ be read are listed as skipped (with the :class:`~ncodec.errors.InputError` messa
 from __future__ import annotations
 
 import csv
+import fnmatch
 import json
 import math
 import os
@@ -189,11 +190,16 @@ def environment() -> dict[str, Any]:
 # inputs
 
 
-def list_files(modality: str, data_dir: Path, max_files: int | None) -> list[Path]:
-    """Media files of ``modality`` directly in ``data_dir``, sorted by name, at most ``max_files``."""
+def list_files(modality: str, data_dir: Path, max_files: int | None, match: str | None = None) -> list[Path]:
+    """Media files of ``modality`` directly in ``data_dir``, sorted by name, at most ``max_files``.
+
+    ``match`` keeps only names matching that shell pattern (e.g. ``speech__*``), so one folder can be
+    reported in parts (speech and music apart).
+    """
     exts = EXTENSIONS[modality]
     files = sorted(p for p in data_dir.iterdir()
-                   if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in exts)
+                   if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in exts
+                   and (match is None or fnmatch.fnmatchcase(p.name, match)))
     return files if max_files is None else files[:max_files]
 
 
@@ -271,13 +277,15 @@ def run_eval(
     progress: bool = True,
     resume: bool = True,
     plot: bool = True,
+    match: str | None = None,
 ) -> EvalReport:
     """Evaluate ncodec ``models`` and classical ``baselines`` on every file of ``data_dir``.
 
     ``models`` / ``baselines``: names, or None for all (models whose weights are not installed are
     then left out and listed in the report); an empty list runs none. ``settings`` overrides a
     baseline's sweep (``{"jpeg": [20, 80]}``) or a model's qualities. ``reference`` is the JSON of
-    published curves used when ``data_dir`` is Kodak (default: the shipped CompressAI copy).
+    published curves used when ``data_dir`` is Kodak (default: :data:`DEFAULT_REFERENCE` when it
+    exists). ``match`` keeps only file names matching a shell pattern.
     ``backend`` replaces the real ncodec API (tests inject a fake codec through it).
     """
     if modality not in MODALITIES:
@@ -313,7 +321,7 @@ def run_eval(
         points = list(previous.get("points", []))
     done = {(p["file"], p["codec"], p["setting"]) for p in points}
 
-    files = list_files(modality, data, max_files)
+    files = list_files(modality, data, max_files, match)
     skipped: list[dict[str, str]] = []
     failures: list[dict[str, str]] = []
     env = environment()

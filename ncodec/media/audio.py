@@ -18,6 +18,8 @@ Policies:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import cast
@@ -25,7 +27,7 @@ from typing import cast
 import av
 import numpy as np
 
-from ncodec.errors import UsageError
+from ncodec.errors import NcodecError, UsageError
 from ncodec.media._util import (
     SourceLike,
     atomic_output,
@@ -136,6 +138,83 @@ def _decode(name: str, container: av.container.InputContainer) -> AudioData:
     return AudioData(np.ascontiguousarray(samples, dtype=np.float32), rate, _format_name(container))
 
 
+class AudioBlocks:
+    """Iterate over a file's first audio stream in blocks, optionally resampled: constant memory.
+
+    ``sample_rate``, ``channels`` and ``source_format`` describe the file once opened; iterating
+    yields float32 ``(channels, n)`` blocks at ``rate`` (the file's own rate if None), checked and
+    cleaned as :func:`read_audio` checks them. After the last block, :attr:`input_samples` is the
+    number of samples decoded and :attr:`expected_samples` the length :func:`resample` would give;
+    the stream itself may run a few samples past it (the resampler's flush), which the caller trims.
+    """
+
+    def __init__(self, source: SourceLike, rate: int | None = None) -> None:
+        self.name = check_path(source)
+        self._source = source
+        self.rate = rate
+        self.input_samples = 0
+        try:
+            self._container = av.open(av_target(source), metadata_errors="ignore")
+        except Exception as exc:
+            raise reraise_as_input(self.name, exc) from None
+        try:
+            if not self._container.streams.audio:
+                raise input_error(self.name, "no audio stream")
+            self._stream = self._container.streams.audio[0]
+            ctx = self._stream.codec_context
+            self.sample_rate = int(ctx.sample_rate or 0)
+            self.channels = int(ctx.channels or 0)
+            _check_rate_channels(self.name, self.sample_rate, self.channels)
+            declared = _declared_seconds(self._container, self._stream)
+            if declared is not None and declared > MAX_AUDIO_SECONDS + 1:
+                raise input_error(self.name, f"audio lasts {declared:.0f} s, more than the limit of "
+                                             f"{MAX_AUDIO_SECONDS} s")
+            self.source_format = _format_name(self._container)
+        except BaseException:
+            self._container.close()
+            raise
+
+    @property
+    def output_rate(self) -> int:
+        return int(self.rate or self.sample_rate)
+
+    @property
+    def expected_samples(self) -> int:
+        return round(self.input_samples * self.output_rate / self.sample_rate)
+
+    def __enter__(self) -> AudioBlocks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._container.close()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        resampler = StreamResampler(self.channels, self.sample_rate, self.output_rate)
+        max_samples = MAX_AUDIO_SECONDS * self.sample_rate
+        try:
+            for frame in self._container.decode(self._stream):
+                if frame.sample_rate != self.sample_rate:
+                    raise input_error(self.name, f"sample rate changes mid-stream ({self.sample_rate} -> "
+                                                 f"{frame.sample_rate} Hz)")
+                block = _frame_to_float(frame)
+                if block.shape[0] != self.channels:
+                    raise input_error(self.name, f"channel count changes mid-stream ({self.channels} -> "
+                                                 f"{block.shape[0]})")
+                self.input_samples += block.shape[1]
+                if self.input_samples > max_samples:
+                    raise input_error(self.name, f"audio is longer than the limit of {MAX_AUDIO_SECONDS} s")
+                np.nan_to_num(block, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
+                np.clip(block, -1.0, 1.0, out=block)
+                yield resampler.push(block)
+        except NcodecError:
+            raise
+        except Exception as exc:
+            raise reraise_as_input(self.name, exc) from None
+        if self.input_samples == 0:
+            raise input_error(self.name, "audio stream has no samples")
+        yield resampler.finish()
+
+
 def _check_rate_channels(name: str, rate: int, channels: int) -> None:
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         raise input_error(
@@ -209,6 +288,49 @@ def write_audio(path: str | os.PathLike[str], audio: AudioData) -> None:
             frame.time_base = time_base
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
+
+
+class AudioWriter:
+    """Write 16-bit WAV or FLAC block by block (constant memory), as :func:`write_audio` does whole.
+
+    Use as a context manager inside :func:`ncodec.media._util.atomic_output` 's temporary path, or
+    through :func:`open_audio_writer`, which adds the atomic move into place.
+    """
+
+    def __init__(self, path: str, ext: str, rate: int, channels: int) -> None:
+        muxer, codec = AUDIO_WRITE_FORMATS[ext]
+        self.rate, self.layout, self.written = int(rate), channel_layout(channels), 0
+        self._container = av.open(path, "w", format=muxer)
+        self._stream = cast(av.AudioStream, self._container.add_stream(codec, rate=self.rate, layout=self.layout))
+        self._stream.format = "s16"
+
+    def write(self, samples: np.ndarray) -> None:
+        """Append float ``(channels, n)`` samples in [-1, 1]."""
+        pcm = _to_s16(np.asarray(samples))
+        for start in range(0, pcm.shape[1], _CHUNK):
+            block = np.ascontiguousarray(pcm[:, start : start + _CHUNK].T).reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(block, format="s16", layout=self.layout)
+            frame.sample_rate = self.rate
+            frame.pts = self.written
+            frame.time_base = Fraction(1, self.rate)
+            self.written += block.size // len(frame.layout.channels)
+            self._container.mux(self._stream.encode(frame))
+
+    def close(self) -> None:
+        self._container.mux(self._stream.encode(None))
+        self._container.close()
+
+
+@contextmanager
+def open_audio_writer(path: str | os.PathLike[str], rate: int, channels: int) -> Iterator[AudioWriter]:
+    """An :class:`AudioWriter` on a temporary file that replaces ``path`` only if the block succeeds."""
+    ext = output_extension(path, AUDIO_WRITE_FORMATS, "audio")
+    with atomic_output(path) as tmp:
+        writer = AudioWriter(tmp, ext, rate, channels)
+        try:
+            yield writer
+        finally:
+            writer.close()
 
 
 def _validate_audio(path: str | os.PathLike[str], audio: AudioData) -> np.ndarray:
@@ -287,27 +409,60 @@ def resample(samples: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 
 def _swr(x: np.ndarray, sr_in: int, sr_out: int, out_len: int) -> np.ndarray:
     channels = x.shape[0]
-    layout = channel_layout(channels)
-    # Zero tail so that even tiny inputs produce output and the last real samples are flushed
-    # through the filter (its half-length is well under 64 input samples at default settings).
-    pad = 64 + -(-sr_in // sr_out) * 64
-    padded = np.concatenate([x, np.zeros((channels, pad), dtype=np.float32)], axis=1)
-    resampler = av.AudioResampler(format="fltp", layout=layout, rate=sr_out)
-    time_base = Fraction(1, sr_in)
-    pieces: list[np.ndarray] = []
-    for start in range(0, padded.shape[1], _CHUNK):
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(padded[:, start : start + _CHUNK]), format="fltp", layout=layout
-        )
-        frame.sample_rate = sr_in
-        frame.pts = start
-        frame.time_base = time_base
-        pieces.extend(f.to_ndarray() for f in resampler.resample(frame))
-    pieces.extend(f.to_ndarray() for f in resampler.resample(None))
-    y = np.concatenate(pieces, axis=1) if pieces else np.zeros((channels, 0), dtype=np.float32)
+    stream = StreamResampler(channels, sr_in, sr_out)
+    pieces = [stream.push(x[:, start : start + _CHUNK]) for start in range(0, x.shape[1], _CHUNK)]
+    pieces.append(stream.finish())
+    y = np.concatenate(pieces, axis=1)
     if y.shape[1] < out_len:
         y = np.concatenate([y, np.zeros((channels, out_len - y.shape[1]), dtype=np.float32)], axis=1)
     return np.ascontiguousarray(y[:, :out_len], dtype=np.float32)
+
+
+class StreamResampler:
+    """Resample a stream of ``(channels, n)`` float blocks; the same output as :func:`resample`.
+
+    swresample is a streaming filter, so feeding a signal in blocks of any size gives the samples
+    that resampling it whole gives. :meth:`finish` flushes the filter through a zero tail (so the
+    last real samples come out); the caller trims the total to ``round(n * sr_out / sr_in)``.
+    """
+
+    def __init__(self, channels: int, sr_in: int, sr_out: int) -> None:
+        self.channels, self.sr_in, self.sr_out = channels, int(sr_in), int(sr_out)
+        self.layout = channel_layout(channels)
+        self._resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.sr_out)
+        self._pts = 0
+        # Zero tail so that even tiny inputs produce output and the last real samples are flushed
+        # through the filter (its half-length is well under 64 input samples at default settings).
+        self._tail = 64 + -(-self.sr_in // self.sr_out) * 64
+
+    def _frames(self, block: np.ndarray | None) -> np.ndarray:
+        if block is None:
+            frames = self._resampler.resample(None)
+        else:
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block, dtype=np.float32), format="fltp",
+                                               layout=self.layout)
+            frame.sample_rate = self.sr_in
+            frame.pts = self._pts
+            frame.time_base = Fraction(1, self.sr_in)
+            self._pts += block.shape[1]
+            frames = self._resampler.resample(frame)
+        pieces = [f.to_ndarray() for f in frames]
+        return np.concatenate(pieces, axis=1) if pieces else np.zeros((self.channels, 0), dtype=np.float32)
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        """Resampled output available so far for the next input ``block``."""
+        if block.shape[1] == 0:
+            return np.zeros((self.channels, 0), dtype=np.float32)
+        if self.sr_in == self.sr_out:
+            return np.ascontiguousarray(block, dtype=np.float32)
+        return self._frames(block)
+
+    def finish(self) -> np.ndarray:
+        """The rest of the output, flushed through a zero tail."""
+        if self.sr_in == self.sr_out:
+            return np.zeros((self.channels, 0), dtype=np.float32)
+        out = self._frames(np.zeros((self.channels, self._tail), dtype=np.float32))
+        return np.concatenate([out, self._frames(None)], axis=1)
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:

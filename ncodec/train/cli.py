@@ -10,14 +10,21 @@ one, and each stage's ``init_from`` names the export of the stage before it.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ncodec.errors import UsageError
 
 from .config import TrainConfig
+
+if TYPE_CHECKING:
+    from .task import TrainTask
+
+#: modality -> "module:Class" of its training task (imported only when that modality trains)
+TASKS = {"image": "ncodec.train.image_task:ImageTrainTask", "audio": "ncodec.train.audio_task:AudioTrainTask"}
 
 _OVERRIDES = {
     "steps": "steps", "time_budget": "time_budget_min", "batch_size": "batch_size", "crop": "crop",
@@ -27,7 +34,7 @@ _OVERRIDES = {
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("modality", choices=["image"], help="which codec to train")
+    p.add_argument("modality", choices=sorted(TASKS), help="which codec to train")
     p.add_argument("--config", help="model card or config JSON to start from")
     p.add_argument("--stage", type=int, metavar="N",
                    help="with a model card trained in stages: use stage N's settings (default: the last)")
@@ -36,7 +43,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help="number of steps (fixes the schedule exactly)")
     p.add_argument("--time-budget", type=float, metavar="MINUTES", help="stop after this much wall-clock time")
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--crop", type=int)
+    p.add_argument("--crop", type=int, help="image crop side in pixels; audio segment length in samples")
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--out", help="run folder for checkpoints and logs (resumes if it holds a checkpoint)")
@@ -60,7 +67,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             if not 1 <= stage <= len(stages):
                 raise UsageError(f"--stage {stage}: {args.config} records {len(stages)} training stage(s)")
             base = stages[stage - 1]["config"]
-    config = TrainConfig.from_dict(base) if base else TrainConfig()
+    config = TrainConfig.from_dict({**default_config(args.modality).to_dict(), **base})
     config.modality = args.modality
     if args.data:
         config.data_dirs = list(args.data)
@@ -73,15 +80,35 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return config
 
 
+def default_config(modality: str) -> TrainConfig:
+    """The starting recipe of a modality when no card or config is given."""
+    if modality == "audio":
+        return TrainConfig(
+            modality="audio",
+            data_dirs=[f"../shared/data/audio/train/{d}" for d in ("speech", "speech_ljlike", "music")],
+            val_dir="../shared/data/audio/dev", out_dir="runs/audio", batch_size=16, crop=16000,
+            lr=1e-3, lr_final=5e-5, warmup_steps=200, channels_last=False, val_every=500)
+    return TrainConfig(modality=modality)
+
+
+def make_task(config: TrainConfig) -> TrainTask:
+    """The modality's half of the training run."""
+    if config.modality not in TASKS:
+        raise UsageError(f"no training task for '{config.modality}' (choose {', '.join(sorted(TASKS))})")
+    module_name, cls_name = TASKS[config.modality].split(":")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    task: TrainTask = cls(config)
+    return task
+
+
 def train_main(args: argparse.Namespace) -> int:
-    from .image_task import ImageTrainTask
     from .loop import train
 
     config = config_from_args(args)
     for d in config.data_dirs:
         if not Path(d).is_dir():
             raise UsageError(f"training folder not found: {d}")
-    task = ImageTrainTask(config)
+    task = make_task(config)
     summary = train(task)
     print(json.dumps({k: v for k, v in summary.items() if k != "model"}))
     if args.export and int(os.environ.get("RANK", "0")) == 0:

@@ -44,6 +44,9 @@ class TrainConfig:
     checkpoint_every_min: float = 5.0
     init_from: str | None = None
     model: dict[str, Any] = field(default_factory=dict)
+    # Loss-term weights that override the task's defaults (e.g. {"cspec": 10.0} for audio), so a
+    # recipe that changes them is still fully described by this config.
+    loss: dict[str, float] = field(default_factory=dict)
 
     @property
     def bf16(self) -> bool:

@@ -141,7 +141,7 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
         log_file = open(out_dir / "log.csv", "a", newline="")
         writer = csv.writer(log_file)
         if new_log:
-            writer.writerow(["step", "elapsed_s", "lr", "loss", "bpp", "psnr", "val"])
+            writer.writerow(["step", "elapsed_s", "lr", "loss", "bpp", "psnr", "other", "val"])
     bar = tqdm(total=config.steps, initial=step, disable=not ddp.is_main or not sys.stderr.isatty(),
                dynamic_ncols=True, desc=f"train {config.modality}")
     last_ckpt = time.monotonic()
@@ -161,7 +161,9 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
             seed = config.seed * 1_000_003 + step * 997 + ddp.rank
             data_gen = torch.Generator(device="cpu").manual_seed(seed)
             torch.manual_seed(seed + 1)  # noise of the quantization proxy, per step and rank
-            batch = task.batch(data_gen, device).to(memory_format=memory_format)
+            batch = task.batch(data_gen, device)
+            if batch.ndim == 4:  # images; the layout does not apply to audio's (B, n) batches
+                batch = batch.to(memory_format=memory_format)
             with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=config.bf16):
                 loss, metrics = task.loss(forward_model, batch, data_gen)
             optimizer.zero_grad(set_to_none=True)
@@ -188,8 +190,9 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
             if step % config.log_every == 0 and ddp.is_main and writer is not None:
                 avg = {k: v / count for k, v in running.items()}
                 bar.set_postfix({k: f"{v:.3f}" for k, v in avg.items()})
+                other = {k: v for k, v in avg.items() if k not in ("loss", "bpp", "psnr")}
                 writer.writerow([step, f"{elapsed:.1f}", f"{lr:.3g}", f"{avg.get('loss', 0):.5f}",
-                                 f"{avg.get('bpp', 0):.4f}", f"{avg.get('psnr', 0):.3f}", ""])
+                                 f"{avg.get('bpp', 0):.4f}", f"{avg.get('psnr', 0):.3f}", _fmt(other), ""])
                 assert log_file is not None
                 log_file.flush()
                 if on_log:
@@ -198,7 +201,7 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
             if ddp.is_main and config.val_every and step % config.val_every == 0:
                 val = task.validate(model)
                 if writer is not None:
-                    writer.writerow([step, f"{elapsed:.1f}", f"{lr:.3g}", "", "", "", _fmt(val)])
+                    writer.writerow([step, f"{elapsed:.1f}", f"{lr:.3g}", "", "", "", "", _fmt(val)])
             if ddp.is_main and time.monotonic() - last_ckpt > config.checkpoint_every_min * 60:
                 _save_checkpoint(ckpt_path, model, optimizer, step, time.monotonic() - t_start, config)
                 last_ckpt = time.monotonic()
