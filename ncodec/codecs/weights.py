@@ -8,7 +8,11 @@ identifies the weights; the container records it and decoding refuses other weig
 from __future__ import annotations
 
 import hashlib
+import json
+import platform
+import time
 from pathlib import Path
+from typing import Any
 
 from safetensors.torch import load_file
 from torch import Tensor
@@ -44,3 +48,24 @@ def split_state(tensors: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str
 def load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
     """The network part of a weights file, e.g. to continue training from shipped weights."""
     return split_state(load_tensors(path))[0]
+
+
+def training_record(train_config: Any, summary: dict[str, object]) -> dict[str, Any]:
+    """The model card's ``training`` entry: the exact config, the run's summary, when and where."""
+    import torch
+
+    return {
+        "config": train_config.to_dict() if hasattr(train_config, "to_dict") else train_config,
+        **{k: v for k, v in summary.items() if k != "model"},
+        "exported": time.strftime("%Y-%m-%d"),
+        "torch": torch.__version__,
+        "host": platform.machine(),
+    }
+
+
+def write_card(path: Path, card: dict[str, Any], card_extra: dict[str, Any] | None = None) -> str:
+    """Write a model card (with ``card_extra`` merged over it) as indented JSON; returns the path."""
+    if card_extra:
+        card.update(card_extra)
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    return str(path)

@@ -14,18 +14,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .data import list_files
+
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a"}
 
 
 def list_audio(dirs: Sequence[str | Path]) -> list[Path]:
-    """Audio files under ``dirs`` (recursively), sorted so every machine sees the same order."""
-    files: list[Path] = []
-    for d in dirs:
-        root = Path(d)
-        if not root.is_dir():
-            raise FileNotFoundError(f"training folder not found: {d}")
-        files.extend(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
-    return sorted(files)
+    """Audio files under ``dirs`` (recursively), in a fixed order."""
+    return list_files(dirs, AUDIO_SUFFIXES)
 
 
 def load_mono(path: Path, sample_rate: int) -> np.ndarray:

@@ -19,15 +19,20 @@ from torch import Tensor
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
-def list_images(dirs: Sequence[str | Path]) -> list[Path]:
-    """Image files under ``dirs`` (recursively), sorted so every machine sees the same order."""
+def list_files(dirs: Sequence[str | Path], suffixes: set[str]) -> list[Path]:
+    """Files with one of ``suffixes`` under ``dirs`` (recursively), sorted so every machine sees the same order."""
     files: list[Path] = []
     for d in dirs:
         root = Path(d)
         if not root.is_dir():
             raise FileNotFoundError(f"training folder not found: {d}")
-        files.extend(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        files.extend(p for p in root.rglob("*") if p.suffix.lower() in suffixes)
     return sorted(files)
+
+
+def list_images(dirs: Sequence[str | Path]) -> list[Path]:
+    """Image files under ``dirs`` (recursively), in a fixed order."""
+    return list_files(dirs, IMAGE_SUFFIXES)
 
 
 def load_rgb(path: Path) -> np.ndarray:

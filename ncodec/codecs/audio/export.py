@@ -3,15 +3,13 @@
 The code priors are integer frequency tables, two per codebook, counted from the codes the exported
 (fp16-rounded) model gives on training audio: one for a window's first frame, and one for every
 later frame over the codes plus a "same as the frame before" symbol (a codebook's code repeats
-from one 20 ms frame to the next often: about 30 % of frames for the first codebook on dev speech,
-measured). Counts get add-half smoothing so that every code stays codable.
+from one 20 ms frame to the next; the card records how often on the training audio). Counts get
+add-half smoothing so that every code stays codable.
 """
 
 from __future__ import annotations
 
 import json
-import platform
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from ncodec.codecs.weights import TABLE_PREFIX, sha256_file
+from ncodec.codecs.weights import TABLE_PREFIX, sha256_file, training_record, write_card
 from ncodec.entropy import FrequencyTable
 
 from .model import AudioCodecModel
@@ -98,16 +96,6 @@ def export_audio_model(model: AudioCodecModel, train_config: Any, out_dir: str |
                         "mean_entropy_bits_per_later_code_with_repeats": round(later_bits, 3),
                         "mean_repeat_share": round(repeat_share, 3),
                         "fixed_width_bits_per_code": int(np.log2(c.codebook_size))},
-        "training": {
-            "config": train_config.to_dict() if hasattr(train_config, "to_dict") else train_config,
-            **{k: v for k, v in summary.items() if k != "model"},
-            "exported": time.strftime("%Y-%m-%d"),
-            "torch": torch.__version__,
-            "host": platform.machine(),
-        },
+        "training": training_record(train_config, summary),
     }
-    if card_extra:
-        card.update(card_extra)
-    card_path = out / CARD_NAME
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
-    return [str(weights_path), str(card_path)]
+    return [str(weights_path), write_card(out / CARD_NAME, card, card_extra)]

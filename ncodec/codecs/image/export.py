@@ -7,9 +7,6 @@ re-deriving them in floating point.
 
 from __future__ import annotations
 
-import json
-import platform
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from ncodec.codecs.weights import training_record, write_card
 from ncodec.entropy import FrequencyTable
 
 from .calibrate import calibrate_scale_factors
@@ -72,16 +70,6 @@ def export_image_model(model: MeanScaleHyperprior, train_config: Any, out_dir: s
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "scale_factors": [float(f) for f in factors],
         "calibration_images": len(calibration_images),
-        "training": {
-            "config": train_config.to_dict() if hasattr(train_config, "to_dict") else train_config,
-            **{k: v for k, v in summary.items() if k != "model"},
-            "exported": time.strftime("%Y-%m-%d"),
-            "torch": torch.__version__,
-            "host": platform.machine(),
-        },
+        "training": training_record(train_config, summary),
     }
-    if card_extra:
-        card.update(card_extra)
-    card_path = out / CARD_NAME
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
-    return [str(weights_path), str(card_path)]
+    return [str(weights_path), write_card(out / CARD_NAME, card, card_extra)]
