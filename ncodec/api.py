@@ -73,14 +73,18 @@ def _resolve_model(media: Any, model: str | None) -> ModelInfo:
     if model is not None:
         return by_name(model)
     from ncodec.media.audio import AudioBlocks, AudioData
+    from ncodec.media.video import VideoData
 
     if isinstance(media, AudioData | AudioBlocks):
         return default_model("audio")
+    if isinstance(media, VideoData):
+        return default_model("video")
     if isinstance(media, str | os.PathLike) and Path(media).is_file():
         from ncodec.media.probe import detect_modality
 
-        if detect_modality(media) == "audio":
-            return default_model("audio")
+        modality = detect_modality(media)
+        if modality in ("audio", "video"):
+            return default_model(modality)
     return default_model("image")
 
 
@@ -125,10 +129,35 @@ def _encode_audio(info: ModelInfo, media: Any, quality: int | None, bitrate_kbps
                         bitrate_kbps=kbps)
 
 
+def _encode_video(info: ModelInfo, media: Any, quality: int, time_limit: float | None,
+                  device: str | None, progress: bool | None) -> EncodeResult:
+    from ncodec.codecs.video.codec import EncodeOptions
+    from ncodec.media.video import VideoData, read_video
+
+    if isinstance(media, str | os.PathLike):
+        media = read_video(media)
+    if not isinstance(media, VideoData):
+        raise InputError(f"the video codec takes a path or ncodec.media.VideoData, not {type(media).__name__}")
+    codec, digest = load_codec(info)
+    payload = codec.encode(media, quality, EncodeOptions(time_limit=time_limit, device=device, progress=progress))
+    header = ContainerHeader(modality=Modality.VIDEO, model_id=info.model_id, weights_sha256=digest,
+                             coder_id=CODER_ID, coder_version=_coder_version())
+    data = write_container(header, payload.metadata, payload.chunks)
+    return EncodeResult(data=data, model=info.name, quality=quality, estimated_bits=payload.estimated_bits)
+
+
 def encode_with_stats(media: Any, *, model: str | None = None, quality: int | None = None,
-                      bitrate_kbps: float | None = None) -> EncodeResult:
-    """Encode ``media`` into ``.nc`` bytes, reporting the model's own size estimate too."""
+                      bitrate_kbps: float | None = None, time_limit: float | None = None,
+                      device: str | None = None, progress: bool | None = None) -> EncodeResult:
+    """Encode ``media`` into ``.nc`` bytes, reporting the model's own size estimate too.
+
+    ``time_limit`` (seconds) and ``device`` apply to the video codec, whose encoding is fitting:
+    it stops early to meet the limit and still writes a valid file. ``progress`` shows a bar
+    (default: when stderr is a terminal).
+    """
     info = _resolve_model(media, model)
+    if info.modality != "video" and (time_limit is not None or device is not None):
+        raise UsageError(f"time limit and device apply to the video codec, not to '{info.name}'")
     if info.modality == "audio":
         if isinstance(media, str | os.PathLike):
             from ncodec.media.audio import AudioBlocks
@@ -144,6 +173,8 @@ def encode_with_stats(media: Any, *, model: str | None = None, quality: int | No
         qs = info.qualities
         raise UsageError(f"quality {quality} is not offered by '{info.name}' "
                          f"(choose {qs[0]}..{qs[-1]})" if qs else f"model '{info.name}' has no qualities installed")
+    if info.modality == "video":
+        return _encode_video(info, media, quality, time_limit, device, progress)
     codec, digest = load_codec(info)
     if info.modality == "image":
         media = _image_from(media)
@@ -155,9 +186,11 @@ def encode_with_stats(media: Any, *, model: str | None = None, quality: int | No
 
 
 def encode(media: Any, *, model: str | None = None, quality: int | None = None,
-           bitrate_kbps: float | None = None) -> bytes:
-    """Encode ``media`` into the bytes of a ``.nc`` file."""
-    return encode_with_stats(media, model=model, quality=quality, bitrate_kbps=bitrate_kbps).data
+           bitrate_kbps: float | None = None, time_limit: float | None = None,
+           device: str | None = None) -> bytes:
+    """Encode ``media`` into the bytes of a ``.nc`` file (see :func:`encode_with_stats`)."""
+    return encode_with_stats(media, model=model, quality=quality, bitrate_kbps=bitrate_kbps,
+                             time_limit=time_limit, device=device).data
 
 
 def _open(data: bytes) -> tuple[Container, ModelInfo]:
@@ -219,6 +252,14 @@ def info(data: bytes) -> dict[str, Any]:
         out["nominal_kbps"] = meta.get("kbps")
         out["codebooks"] = [meta.get("k"), meta.get("ks")]
         out["rate"] = f"{out['kbps']:.2f} kbps real (nominal {meta.get('kbps')} kbps)"
+    elif model_info.modality == "video" and all(isinstance(meta.get(k), int) and meta[k] > 0
+                                                 for k in ("width", "height", "frames")):
+        pixels = meta["width"] * meta["height"] * meta["frames"]
+        out["media"] = f"{meta['width']}x{meta['height']}, {meta['frames']} frames at {meta.get('fps')} fps"
+        out["frames"] = meta["frames"]
+        out["fps"] = meta.get("fps")
+        out["bpp"] = round(8 * container.total_size / pixels, 5)
+        out["rate"] = f"{out['bpp']:.4f} bpp"
     elif model_info.modality == "test":
         out["media"] = f"{meta.get('length', '?')} bytes"
     return out
@@ -241,7 +282,8 @@ def _read_bytes(path: StrPath) -> bytes:
 
 def encode_file(input_path: StrPath, output_path: StrPath, *, model: str | None = None,
                 quality: int | None = None, bitrate_kbps: float | None = None,
-                overwrite: bool = False) -> EncodeResult:
+                overwrite: bool = False, time_limit: float | None = None, device: str | None = None,
+                progress: bool | None = None) -> EncodeResult:
     """Encode a media file into a ``.nc`` file, written atomically (no partial file on failure)."""
     _refuse_existing(output_path, overwrite)
     if Path(input_path).resolve() == Path(output_path).resolve():
@@ -266,10 +308,11 @@ def encode_file(input_path: StrPath, output_path: StrPath, *, model: str | None 
                                        quality=quality, bitrate_kbps=bitrate_kbps)
         elif modality == "image":
             result = encode_with_stats(_image_from(str(input_path)), model=model, quality=quality,
-                                       bitrate_kbps=bitrate_kbps)
+                                       bitrate_kbps=bitrate_kbps, time_limit=time_limit, device=device)
         else:
-            raise InputError(f"'{input_path}' is {modality}: no {modality} codec is available yet "
-                             "(to code its sound track, add --model audio-rvq)")
+            result = encode_with_stats(Path(input_path), model=(chosen or default_model("video")).name,
+                                       quality=quality, bitrate_kbps=bitrate_kbps, time_limit=time_limit,
+                                       device=device, progress=progress)
     atomic.atomic_write_bytes(output_path, result.data, overwrite=overwrite)
     return result
 
@@ -293,6 +336,8 @@ def decode_file(input_path: StrPath, output_path: StrPath, *, overwrite: bool = 
         return media
     if model_info.modality == "audio":
         return _decode_audio_file(data, output_path, suffix, overwrite)
+    if model_info.modality == "video":
+        return _decode_video_file(data, output_path, overwrite)
     media = decode(data)
     atomic.atomic_write_bytes(output_path, bytes(media), overwrite=overwrite)
     return media
@@ -315,6 +360,26 @@ def _decode_audio_file(data: bytes, output_path: StrPath, suffix: str, overwrite
     with open_audio_writer(output_path, meta["sample_rate"], meta["channels"]) as writer:
         writer.write(first)
         for block in blocks:
+            writer.write(block)
+    return meta
+
+
+def _decode_video_file(data: bytes, output_path: StrPath, overwrite: bool) -> dict[str, Any]:
+    """Decode group by group straight into the output (mp4, mkv, y4m, or a PNG sequence)."""
+    from ncodec.media.video import VIDEO_WRITE_FORMATS, is_png_sequence, open_video_writer
+
+    suffix = Path(output_path).suffix.lower()
+    if not is_png_sequence(output_path) and suffix not in VIDEO_WRITE_FORMATS:
+        raise UsageError(f"cannot write video as '{suffix or output_path}' (use one of "
+                         f"{', '.join(sorted(VIDEO_WRITE_FORMATS))}, or a PNG sequence like frames_%04d.png)")
+    container, codec, chunks = _checked_payload(data)
+    meta = codec.check_metadata(container.metadata)
+    frames = codec.decode_frames(chunks, meta)
+    first = next(frames)  # a damaged first group fails before any output exists
+    with open_video_writer(output_path, meta["width"], meta["height"], meta["fps_fraction"],
+                           overwrite=overwrite) as writer:
+        writer.write(first)
+        for block in frames:
             writer.write(block)
     return meta
 

@@ -86,6 +86,13 @@ MODELS: tuple[ModelInfo, ...] = (
         factory="ncodec.codecs.audio.codec:AudioCodec", weights="audio_rvq.safetensors",
         card="audio_rvq.json", default_quality=3,
     ),
+    ModelInfo(
+        model_id=4, name="video-latent-grid", modality="video",
+        description="latent grids and a ~800-parameter synthesis network fitted to each group of frames "
+                    "(C3 / Cool-chic family); no shipped weights",
+        factory="ncodec.codecs.video.codec:VideoCodec", default_quality=3,
+        _fixed_qualities=(1, 2, 3, 4, 5, 6),
+    ),
 )
 
 

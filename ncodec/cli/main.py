@@ -33,7 +33,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from ncodec import api
 
     result = api.encode_file(args.input, args.output, model=args.model, quality=args.quality,
-                             bitrate_kbps=args.bitrate, overwrite=args.force)
+                             bitrate_kbps=args.bitrate, overwrite=args.force, time_limit=args.time_limit,
+                             device=args.device)
     summary = api.info(result.data)
     setting = f"q{result.quality}" if result.quality is not None else f"{result.bitrate_kbps:g} kbps"
     print(f"{args.output}: {summary['modality']} {summary['media']}, model {summary['model']} "
@@ -97,7 +98,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Neural media codecs: image and audio (video to come).")
+    parser = argparse.ArgumentParser(prog=PROG, description="Neural media codecs for images, audio and video.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("encode", help="encode an image (or other media) into a .nc file")
@@ -105,9 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output")
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--quality", "-q", type=int, help="quality index (see `ncodec models`)")
-    rate.add_argument("--bitrate", type=float, help="target bitrate in kbit/s (audio and video codecs)")
+    rate.add_argument("--bitrate", type=float, help="target bitrate in kbit/s (audio codec)")
     p.add_argument("--model", "-m", help="model name (default: the modality's default model)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite the output")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="video: stop fitting early to finish within this time (the file stays valid)")
+    p.add_argument("--device", help="video: fit on this torch device (default: cuda when present, else cpu)")
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("decode", help="decode a .nc file; the output format follows the extension")

@@ -31,6 +31,7 @@ from ._core import (
     encode_grouped,
     information_bits_grouped,
     quantize_pmf,
+    value_bits,
 )
 
 # exp(linspace(log(0.11), log(256), 64)), CompressAI's table, as computed by numpy and written out
@@ -169,3 +170,18 @@ def gaussian_information_bits(symbols: np.ndarray, indices: np.ndarray) -> float
     sym, idx = _check(symbols, indices)
     assert sym is not None
     return information_bits_grouped(sym, idx, _alphabets())
+
+
+def best_scale_index(values: np.ndarray) -> tuple[int, float]:
+    """The table index that codes ``values`` in the fewest bits, and those bits.
+
+    For coders that choose one scale per group of symbols after the fact (the video codec's
+    latent contexts): exhaustive over the table, on a histogram, so the choice is exact.
+    """
+    v = np.asarray(values, dtype=np.int64).reshape(-1)
+    if v.size == 0:
+        return 0, 0.0
+    uniq, counts = np.unique(v, return_counts=True)
+    costs = [float(np.dot(counts, value_bits(a, uniq))) for a in _alphabets()]
+    best = int(np.argmin(costs))
+    return best, costs[best]

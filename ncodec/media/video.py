@@ -22,6 +22,7 @@ Policies:
   - ``.mp4``: H.264 (libx264) at ``qp=0`` in 4:4:4 (``yuv444p``, High 4:4:4 Predictive profile).
     Lossless in YUV, so only the RGB -> YUV rounding is lost (at most a few levels).
   - ``.y4m``: raw YUV4MPEG2 in ``yuv420p``, the interchange format of video-codec tools.
+  - ``name_%04d.png``: a PNG sequence, one lossless RGB file per frame, numbered from 1.
 
 * **Limits**: at most :data:`MAX_FRAMES` frames, :data:`MAX_FRAME_PIXELS` pixels per frame and
   :data:`MAX_VIDEO_BYTES` of decoded RGB, checked from the header and again while decoding.
@@ -29,8 +30,10 @@ Policies:
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TypeVar, cast
@@ -419,36 +422,123 @@ def write_video(path: str | os.PathLike[str], video: VideoData) -> None:
     written to a temporary name and moved into place. Raises :class:`UsageError` for an
     unsupported extension or malformed :class:`VideoData`.
     """
-    ext = output_extension(path, VIDEO_WRITE_FORMATS, "video")
-    muxer, codec, pix_fmt = VIDEO_WRITE_FORMATS[ext]
     frames = _validate_video(path, video)
     fps = _as_fraction(path, video.fps)
     _, height, width, _ = frames.shape
-    time_base = 1 / fps
-    with atomic_output(path) as tmp, av.open(tmp, "w", format=muxer) as container:
+    with open_video_writer(path, width, height, fps) as writer:
+        writer.write(frames)
+
+
+def is_png_sequence(path: str | os.PathLike[str]) -> bool:
+    """True for an output name like ``frames_%04d.png``: one PNG per frame, numbered from 1."""
+    name = os.fspath(path)
+    return name.lower().endswith(".png") and _frame_pattern_ok(os.path.basename(name))
+
+
+def _frame_pattern_ok(name: str) -> bool:
+    try:
+        return (name % 1) != (name % 2)
+    except (TypeError, ValueError):
+        return False
+
+
+class VideoWriter:
+    """Appends RGB frames to one open video file; use :func:`open_video_writer`."""
+
+    def __init__(self, path: str, ext: str, width: int, height: int, fps: Fraction) -> None:
+        muxer, codec, pix_fmt = VIDEO_WRITE_FORMATS[ext]
+        self.pix_fmt, self.written, self.size = pix_fmt, 0, (height, width)
+        self.time_base = 1 / fps
+        self._container = av.open(path, "w", format=muxer)
         options = {"qp": "0", "preset": "medium"} if codec == "libx264" else {}
-        stream = cast(av.VideoStream, container.add_stream(codec, rate=fps, options=options))
-        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
-        ctx = stream.codec_context
-        ctx.time_base = time_base
+        self._stream = cast(av.VideoStream, self._container.add_stream(codec, rate=fps, options=options))
+        self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, pix_fmt
+        ctx = self._stream.codec_context
+        ctx.time_base = self.time_base
         if pix_fmt.startswith("yuv"):
             ctx.colorspace = _AVCOL_SPC_SMPTE170M
             ctx.color_range = int(_RANGE)
-        for index, rgb in enumerate(frames):
+
+    def write(self, frames: np.ndarray) -> None:
+        """Append uint8 ``(n, H, W, 3)`` frames."""
+        for rgb in frames:
             frame = _rgb_frame(rgb)
-            if pix_fmt.startswith("yuv"):
-                frame = frame.reformat(
-                    format=pix_fmt,
-                    dst_colorspace=_COLORSPACE,
-                    dst_color_range=_RANGE,
-                    interpolation=_SWS_FLAGS,
-                )
+            if self.pix_fmt.startswith("yuv"):
+                frame = frame.reformat(format=self.pix_fmt, dst_colorspace=_COLORSPACE,
+                                       dst_color_range=_RANGE, interpolation=_SWS_FLAGS)
             else:
-                frame = frame.reformat(format=pix_fmt, interpolation=_SWS_FLAGS)
-            frame.pts = index
-            frame.time_base = time_base
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+                frame = frame.reformat(format=self.pix_fmt, interpolation=_SWS_FLAGS)
+            frame.pts = self.written
+            frame.time_base = self.time_base
+            self.written += 1
+            self._container.mux(self._stream.encode(frame))
+
+    def close(self) -> None:
+        self._container.mux(self._stream.encode(None))
+        self._container.close()
+
+
+class PngSequenceWriter:
+    """Writes frame ``i`` (from 1) to ``pattern % i``; the files appear only when all are written."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern, self.written = pattern, 0
+        self.temps: list[tuple[str, str]] = []
+        directory = os.path.dirname(pattern) or "."
+        if not os.path.isdir(directory):
+            raise UsageError(f"cannot write '{pattern}': directory '{directory}' does not exist")
+
+    def write(self, frames: np.ndarray) -> None:
+        from PIL import Image
+
+        for rgb in frames:
+            self.written += 1
+            target = self.pattern % self.written
+            tmp = os.path.join(os.path.dirname(target) or ".", f".ncodec-{os.getpid()}-{os.path.basename(target)}")
+            Image.fromarray(np.ascontiguousarray(rgb)).save(tmp, format="PNG")
+            self.temps.append((tmp, target))
+
+    def commit(self) -> None:
+        for tmp, target in self.temps:
+            os.replace(tmp, target)
+        self.temps = []
+
+    def discard(self) -> None:
+        for tmp, _ in self.temps:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        self.temps = []
+
+
+@contextmanager
+def open_video_writer(path: str | os.PathLike[str], width: int, height: int, fps: Fraction,
+                      overwrite: bool = True) -> Iterator[VideoWriter | PngSequenceWriter]:
+    """A writer whose output appears under ``path`` only if the block succeeds.
+
+    ``.mkv`` / ``.mp4`` / ``.y4m`` as :func:`write_video`; a ``.png`` name with a printf pattern
+    (``frames_%04d.png``) writes a numbered PNG per frame. ``overwrite=False`` refuses to replace
+    existing frames of a sequence (single files are checked by the caller).
+    """
+    if is_png_sequence(path):
+        writer = PngSequenceWriter(os.fspath(path))
+        try:
+            yield writer
+            if not overwrite:
+                existing = [t for _, t in writer.temps if os.path.exists(t)]
+                if existing:
+                    raise UsageError(f"'{existing[0]}' exists (use -f to overwrite)")
+            writer.commit()
+        except BaseException:
+            writer.discard()
+            raise
+        return
+    ext = output_extension(path, VIDEO_WRITE_FORMATS, "video")
+    with atomic_output(path) as tmp:
+        video_writer = VideoWriter(tmp, ext, width, height, Fraction(fps))
+        try:
+            yield video_writer
+        finally:
+            video_writer.close()
 
 
 def _validate_video(path: str | os.PathLike[str], video: VideoData) -> np.ndarray:
@@ -490,8 +580,12 @@ __all__ = [
     "MAX_FRAME_PIXELS",
     "MAX_VIDEO_BYTES",
     "VIDEO_WRITE_FORMATS",
+    "PngSequenceWriter",
     "VideoData",
+    "VideoWriter",
     "YUVPlanes",
+    "is_png_sequence",
+    "open_video_writer",
     "read_video",
     "read_video_yuv420",
     "rgb_to_yuv420",

@@ -1,0 +1,1 @@
+"""Video codec: latent grids fitted per group of frames, decoded by a small exact synthesis network."""

@@ -1,0 +1,297 @@
+"""The video codec: media in, one container chunk per group of frames out, and back.
+
+Encoding fits latent grids and a synthesis network to each group of frames (:mod:`.fit`); the
+chunk of a group holds everything needed to rebuild it, so groups decode independently and in
+any order. Each group warm-starts from the previous one (network, scales, last latents), which
+saves fitting steps but not bits. Decoding runs the exact synthesis (:mod:`.synthesis`) frame by
+frame: memory is one group's latents plus a few frames.
+
+A group's chunk is a stream table (:mod:`ncodec.codecs.framing`) of ``2 + levels`` streams:
+
+1. header: u16 frame count, u8 layer count, then (weight, bias) step exponents per layer, then
+   the scale-table index of every (level, context), ``levels * BUCKETS`` bytes;
+2. the network's integer parameters, layer by layer (weight then bias, C order), in one
+   :func:`ncodec.entropy.encode_weights` stream;
+3. one stream per level, finest first, of its symbols (see :mod:`.prior`).
+
+Policies: frames of any size (odd ones too: latent grids use ceil sizes and the output is
+cropped); the frame rate is stored as an exact fraction; the audio track of an input file is not
+coded (the CLI says so in one line).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ncodec.codecs.base import Payload
+from ncodec.codecs.framing import pack_streams, unpack_streams
+from ncodec.entropy import decode_weights
+from ncodec.errors import FormatError, InputError, UsageError
+from ncodec.media.video import MAX_FRAME_PIXELS, MAX_FRAMES, VideoData
+
+from . import prior
+from .fit import FitSettings, FitState, FittedGroup, GroupFitter
+from .grids import default_levels, level_shapes, to_full_resolution
+from .synthesis import (
+    EXPONENTS,
+    MAX_LATENT,
+    MAX_WEIGHT_Q,
+    Synthesis,
+    SynthesisShape,
+    load_quantized,
+    parameter_shapes,
+)
+
+MAX_GROUPS = 1000
+DEFAULT_GROUP = 32
+DECODE_BATCH = 2  # frames synthesised at once when decoding
+
+
+def group_tag(index: int) -> str:
+    return f"G{index:03d}"
+
+
+@dataclass(frozen=True)
+class QualityLevel:
+    """One rung of the quality ladder: the rate-distortion trade-off and the fitting effort."""
+
+    lam: float
+    steps: int
+
+
+QUALITIES: dict[int, QualityLevel] = {
+    1: QualityLevel(lam=0.02, steps=300),
+    2: QualityLevel(lam=0.008, steps=300),
+    3: QualityLevel(lam=0.003, steps=300),
+    4: QualityLevel(lam=0.0012, steps=300),
+    5: QualityLevel(lam=0.0005, steps=300),
+    6: QualityLevel(lam=0.0002, steps=300),
+}
+DEFAULT_QUALITY = 3
+
+ProgressFactory = Callable[[int, str], Any]
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """What a user may set besides the quality."""
+
+    time_limit: float | None = None  # seconds for the whole encode; fitting stops early to meet it
+    device: str | None = None  # "cpu", "cuda", ...; default: CUDA when present
+    group_frames: int = DEFAULT_GROUP
+    steps_scale: float = 1.0  # multiplies the quality's fitting steps
+    progress: bool | None = None  # None: a bar when stderr is a terminal
+    seed: int = 0
+
+
+def _device(name: str | None) -> torch.device:
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise UsageError(f"unknown device '{name}' ({exc})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for, but no CUDA GPU is available")
+    return device
+
+
+class VideoCodec:
+    """Codes RGB video by fitting latent grids per group of frames."""
+
+    modality: ClassVar[str] = "video"
+    known_chunks: ClassVar[set[str]] = {group_tag(i) for i in range(MAX_GROUPS)}
+
+    # ---------------------------------------------------------------------------------------------
+    # encoding
+
+    def encode(self, media: Any, quality: int, options: EncodeOptions | None = None) -> Payload:
+        """Fit and code ``media`` (:class:`VideoData`) at ``quality`` (1..6)."""
+        opts = options or EncodeOptions()
+        video = _check_video(media)
+        if quality not in QUALITIES:
+            raise UsageError(f"video quality {quality} is not offered (choose 1..{len(QUALITIES)})")
+        if not 1 <= opts.group_frames <= 256:
+            raise UsageError(f"group size must be 1..256 frames, got {opts.group_frames}")
+        if opts.time_limit is not None and not opts.time_limit > 0:
+            raise UsageError(f"time limit must be positive, got {opts.time_limit}")
+        level = QUALITIES[quality]
+        device = _device(opts.device)
+        frames = video.frames
+        t, h, w = (int(s) for s in frames.shape[:3])
+        shape = SynthesisShape(levels=default_levels(h, w))
+        starts = list(range(0, t, opts.group_frames))
+        if len(starts) > MAX_GROUPS:
+            raise InputError(f"{t} frames make {len(starts)} groups, more than {MAX_GROUPS}")
+        steps = max(1, round(level.steps * opts.steps_scale))
+        began = time.monotonic()
+        chunks: dict[str, bytes] = {}
+        estimated = 0.0
+        state: FitState | None = None
+        steps_done: list[int] = []
+        show = sys.stderr.isatty() if opts.progress is None else opts.progress
+        for g, start in enumerate(starts):
+            group = frames[start:start + opts.group_frames]
+            deadline = None
+            if opts.time_limit is not None:
+                share = (start + len(group)) / t
+                deadline = began + opts.time_limit * share - _finish_reserve(group)
+            settings = FitSettings(lam=level.lam, steps=steps, seed=opts.seed + g, deadline=deadline)
+            fitter = GroupFitter(group, shape, settings, device, start=state)
+            bar = tqdm(total=steps, desc=f"group {g + 1}/{len(starts)}", unit="step", leave=False,
+                       disable=not show, file=sys.stderr)
+
+            def report(step: int, total: int, psnr: float, bpp: float, bar: Any = bar) -> None:
+                bar.update(step - bar.n)
+                bar.set_postfix_str(f"PSNR {psnr:.2f} dB, ~{bpp:.4f} bpp", refresh=False)
+
+            done = fitter.fit(report)
+            bar.close()
+            fitted, state = fitter.finish(done)
+            chunks[group_tag(g)] = _pack_group(fitted, len(group))
+            estimated += fitted.estimated_bits
+            steps_done.append(done)
+        metadata: dict[str, Any] = {
+            "width": w, "height": h, "frames": t, "fps": f"{video.fps.numerator}/{video.fps.denominator}",
+            "group_frames": opts.group_frames, "levels": shape.levels, "hidden": shape.hidden,
+            "refine": shape.refine, "quality": quality, "steps": steps, "steps_done": steps_done,
+            "source_format": video.source_format,
+        }
+        return Payload(chunks=chunks, metadata=metadata, estimated_bits=estimated)
+
+    # ---------------------------------------------------------------------------------------------
+    # decoding
+
+    def decode(self, payload: Payload) -> VideoData:
+        meta = self.check_metadata(payload.metadata)
+        frames = np.empty((meta["frames"], meta["height"], meta["width"], 3), dtype=np.uint8)
+        pos = 0
+        for block in self.decode_frames(payload.chunks, meta):
+            frames[pos:pos + len(block)] = block
+            pos += len(block)
+        return VideoData(frames, meta["fps_fraction"], meta.get("source_format"))
+
+    def check_metadata(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """The metadata a decoder relies on, validated; FormatError naming the first problem."""
+        out = dict(meta)
+        for key, lo, hi in (("width", 1, 1 << 16), ("height", 1, 1 << 16), ("frames", 1, MAX_FRAMES),
+                            ("group_frames", 1, 256), ("levels", 1, 8), ("hidden", 4, 48), ("refine", 0, 16)):
+            value = meta.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+                raise FormatError(f"video metadata '{key}' missing or out of range")
+        if out["width"] * out["height"] > MAX_FRAME_PIXELS:
+            raise FormatError("video metadata declares frames larger than the limit")
+        if math.ceil(out["frames"] / out["group_frames"]) > MAX_GROUPS:
+            raise FormatError("video metadata declares more groups than the limit")
+        fps = meta.get("fps")
+        try:
+            num, den = (int(x) for x in str(fps).split("/"))
+            rate = Fraction(num, den)
+        except (ValueError, ZeroDivisionError):
+            raise FormatError("video metadata 'fps' missing or malformed") from None
+        if not 0 < rate <= 1000:
+            raise FormatError("video metadata 'fps' out of range")
+        out["fps_fraction"] = rate
+        SynthesisShape(out["levels"], out["hidden"], out["refine"]).check()
+        return out
+
+    def decode_frames(self, chunks: dict[str, bytes], meta: dict[str, Any]) -> Iterator[np.ndarray]:
+        """Frames ``(n, H, W, 3)`` uint8, a few at a time, group after group."""
+        h, w, t, gf = meta["height"], meta["width"], meta["frames"], meta["group_frames"]
+        shape = SynthesisShape(meta["levels"], meta["hidden"], meta["refine"])
+        groups = math.ceil(t / gf)
+        extra = set(chunks) - {group_tag(g) for g in range(groups)}
+        if extra:
+            raise FormatError(f"video file has chunks beyond its {groups} groups: {', '.join(sorted(extra))}")
+        net = Synthesis(shape).double()
+        shapes = level_shapes(h, w, shape.levels)
+        with torch.inference_mode():
+            for g in range(groups):
+                data = chunks.get(group_tag(g))
+                if data is None:
+                    raise FormatError(f"video file lacks chunk {group_tag(g)}")
+                count = min(gf, t - g * gf)
+                planes = _unpack_group(data, count, shapes, shape, net)
+                for i in range(0, count, DECODE_BATCH):
+                    x = to_full_resolution([p[i:i + DECODE_BATCH] for p in planes], h, w)
+                    out = net(x.contiguous(memory_format=torch.channels_last), exact=True)
+                    pixels = torch.clamp(torch.round(out * 255.0), 0, 255).to(torch.uint8)
+                    yield pixels.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def _finish_reserve(group: np.ndarray) -> float:
+    """Seconds kept back from fitting for quantization and coding (measured: a few seconds per
+    CIF group on 2 cores), scaled by the group's pixels."""
+    return 2.0 + 6.0 * group.shape[1] * group.shape[2] / (352 * 288)
+
+
+_HEADER = struct.Struct("<HB")
+
+
+def _pack_group(fitted: FittedGroup, count: int) -> bytes:
+    exps = bytes(e for pair in fitted.exponents for e in pair)
+    header = _HEADER.pack(count, len(fitted.exponents)) + exps + fitted.table.astype(np.uint8).tobytes()
+    from ncodec.entropy import encode_weights
+
+    weights = encode_weights(np.concatenate([q.reshape(-1) for q in fitted.weights]).astype(np.int32))
+    return pack_streams([header, weights, *prior.encode_levels(fitted.symbols, fitted.table)])
+
+
+def _unpack_group(data: bytes, count: int, shapes: list[tuple[int, int]], shape: SynthesisShape,
+                  net: Synthesis) -> list[torch.Tensor]:
+    """Decode one group: load its parameters into ``net``; return its latent planes (float64)."""
+    levels = len(shapes)
+    streams = unpack_streams(data, 2 + levels, "video group")
+    header = streams[0]
+    layers = len(net.layers())
+    if len(header) != _HEADER.size + 2 * layers + levels * prior.BUCKETS:
+        raise FormatError("video group header has the wrong size")
+    frames, n_layers = _HEADER.unpack_from(header)
+    if frames != count or n_layers != layers:
+        raise FormatError("video group header disagrees with the file's metadata")
+    raw = header[_HEADER.size:_HEADER.size + 2 * layers]
+    exponents = [(raw[2 * i], raw[2 * i + 1]) for i in range(layers)]
+    if any(e not in EXPONENTS for pair in exponents for e in pair):
+        raise FormatError("video group has a weight step outside the allowed range")
+    table = np.frombuffer(header[_HEADER.size + 2 * layers:], dtype=np.uint8).reshape(levels, prior.BUCKETS)
+    if int(table.max()) >= 64:
+        raise FormatError("video group names a scale outside the coder's table")
+    sizes = [math.prod(s) for s in parameter_shapes(shape)]
+    flat = decode_weights(streams[1], sum(sizes))
+    if np.abs(flat.astype(np.int64)).max(initial=0) > MAX_WEIGHT_Q:
+        raise FormatError("video group has a network parameter outside the allowed range")
+    q, pos = [], 0
+    for dims, n in zip(parameter_shapes(shape), sizes, strict=True):
+        q.append(torch.from_numpy(flat[pos:pos + n].reshape(dims).copy()))
+        pos += n
+    load_quantized(net, q, exponents)
+    symbols = prior.decode_levels(streams[2:], table, count, shapes)
+    planes = []
+    for s in symbols:
+        y = prior.latents_of(s)
+        if np.abs(y).max(initial=0) > MAX_LATENT:
+            raise FormatError("video group has a latent outside the allowed range")
+        planes.append(torch.from_numpy(y).double())
+    return planes
+
+
+def _check_video(media: Any) -> VideoData:
+    if not isinstance(media, VideoData):
+        raise InputError(f"the video codec takes ncodec.media.VideoData or a path, not {type(media).__name__}")
+    frames = np.asarray(media.frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or 0 in frames.shape:
+        raise InputError(f"video frames must be non-empty uint8 (T, H, W, 3), got {frames.shape} {frames.dtype}")
+    if frames.shape[0] > MAX_FRAMES:
+        raise InputError(f"video has {frames.shape[0]} frames, more than the limit of {MAX_FRAMES}")
+    return media

@@ -1,0 +1,250 @@
+"""Encoding is fitting: latent grids and a synthesis network fitted to one group of frames.
+
+The loss is ``MSE(RGB) + lambda * bits per pixel``. Latents are parametrised by their temporal
+deltas (``y_t = sum_{s<=t} d_s``), which are exactly the coded symbols: a pixel that stays still
+is learned once, by every frame that shows it, and costs nothing after the first frame.
+
+Schedule (C3 / Cool-chic practice): Adam with cosine decay; for the first ``noise_fraction`` of the
+steps the latents carry additive uniform noise (a smooth stand-in for rounding), then the rest of
+the steps round them with straight-through gradients, so the network adapts to the integers it
+will actually receive. Each step fits a random subset of the group's frames (at most
+``pixels_per_step`` pixels), which bounds memory and time per step whatever the frame size;
+the rate term always covers the whole group.
+
+After fitting, the network's parameters are quantized with a power-of-two step per layer, chosen
+by search on the real objective, and the latents' scale tables by exhaustive search.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ncodec.entropy import encode_weights
+
+from . import prior
+from .grids import level_shapes, to_full_resolution
+from .synthesis import EXPONENTS, MAX_LATENT, Synthesis, SynthesisShape, load_quantized, quantize_parameters
+
+Progress = Callable[[int, int, float, float], None]  # step, steps, PSNR (dB), estimated bpp
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How hard and how to fit one group."""
+
+    lam: float
+    steps: int
+    noise_fraction: float = 0.8
+    lr_latent: float = 0.02
+    lr_net: float = 0.01
+    pixels_per_step: int = 1 << 20
+    seed: int = 0
+    deadline: float | None = None  # time.monotonic() value after which fitting stops early
+
+
+@dataclass
+class FitState:
+    """What the next group starts from: the network and the last frame's latents."""
+
+    net_state: dict[str, Tensor]
+    log_scales: Tensor
+    last_latents: list[Tensor]
+
+
+@dataclass
+class FittedGroup:
+    """A fitted group in coded form: integer symbols, integer weights and their steps, tables."""
+
+    symbols: list[np.ndarray]
+    weights: list[np.ndarray]
+    exponents: list[tuple[int, int]]
+    table: np.ndarray
+    estimated_bits: float
+    steps_done: int
+    stopped_early: bool = False
+    log: list[dict[str, float]] = field(default_factory=list)
+
+
+def _psnr(mse: float) -> float:
+    return 10.0 * math.log10(1.0 / max(mse, 1e-12))
+
+
+class GroupFitter:
+    """Fits one group of frames ``(T, H, W, 3)`` uint8."""
+
+    def __init__(self, frames: np.ndarray, shape: SynthesisShape, settings: FitSettings,
+                 device: torch.device, start: FitState | None = None) -> None:
+        self.t, self.h, self.w = (int(s) for s in frames.shape[:3])
+        self.shape = shape
+        self.settings = settings
+        self.device = device
+        self.target = torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2)
+        self.shapes = level_shapes(self.h, self.w, shape.levels)
+        gen = torch.Generator().manual_seed(settings.seed)
+        torch.manual_seed(settings.seed)
+        self.net = Synthesis(shape).to(device)
+        self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.log_scales = torch.zeros(shape.levels, prior.BUCKETS, device=device)
+        self.deltas = [torch.zeros(self.t, h, w, device=device) for h, w in self.shapes]
+        if start is not None:
+            self.net.load_state_dict(start.net_state)
+            self.log_scales = start.log_scales.clone().to(device)
+            for d, last in zip(self.deltas, start.last_latents, strict=True):
+                d[0] = last.to(device)
+        self.log_scales.requires_grad_(True)
+        for d in self.deltas:
+            d.requires_grad_(True)
+        self.gen = gen
+        self.opt = torch.optim.Adam([
+            {"params": self.deltas, "lr": settings.lr_latent},
+            {"params": [*list(self.net.parameters()), self.log_scales], "lr": settings.lr_net},
+        ])
+        self.base_lrs = [settings.lr_latent, settings.lr_net]
+        self.pixels = self.t * self.h * self.w
+        self.frames_per_step = max(1, min(self.t, settings.pixels_per_step // max(1, self.h * self.w)))
+
+    # ---------------------------------------------------------------------------------------------
+
+    def _latents(self, hard: bool) -> tuple[list[Tensor], list[Tensor]]:
+        """(latent planes per level, coded symbols per level) under noise or rounding."""
+        planes, symbols = [], []
+        for d in self.deltas:
+            if hard:
+                s = d + (torch.round(d) - d).detach()
+                y = torch.cumsum(s, dim=0)
+            else:
+                # Two independent relaxations of rounding: the synthesis sees noisy latents, the
+                # rate sees noisy deltas (noise on the latents would give every delta the
+                # triangular noise of two draws and make even still content look expensive).
+                y = torch.cumsum(d, dim=0)
+                y = y + (torch.rand(y.shape, generator=self.gen).to(self.device) - 0.5)
+                s = d + (torch.rand(d.shape, generator=self.gen).to(self.device) - 0.5)
+            planes.append(y)
+            symbols.append(s)
+        return planes, symbols
+
+    def _start_rounding(self) -> None:
+        """Re-express the deltas as differences of the rounded latents before rounding starts.
+
+        Rounding each delta on its own would let the rounding errors add up along the group;
+        rounding the latents and re-deriving the deltas keeps every frame within half a step.
+        """
+        with torch.no_grad():
+            for d in self.deltas:
+                y = torch.round(torch.cumsum(d, dim=0))
+                d.copy_(torch.cat([y[:1], y[1:] - y[:-1]], dim=0))
+
+    def _rate_bits(self, symbols: list[Tensor]) -> Tensor:
+        total = torch.zeros((), device=self.device)
+        for k, s in enumerate(symbols):
+            coarser = symbols[k + 1] if k + 1 < len(symbols) else None
+            ctx = prior.torch_buckets(coarser, self.t, self.shapes[k], self.device)
+            scale = torch.exp(self.log_scales[k])[ctx]
+            total = total + prior.gaussian_bits(s, scale).sum()
+        return total
+
+    def _sample_frames(self) -> Tensor:
+        if self.frames_per_step >= self.t:
+            return torch.arange(self.t)
+        return torch.sort(torch.randperm(self.t, generator=self.gen)[: self.frames_per_step]).values
+
+    def fit(self, progress: Progress | None = None) -> int:
+        """Run the schedule; returns the number of steps done (fewer if the deadline came first)."""
+        s = self.settings
+        hard_from = round(s.steps * s.noise_fraction)
+        step_time = 0.0
+        for step in range(s.steps):
+            started = time.monotonic()
+            if step == hard_from:
+                self._start_rounding()
+            if s.deadline is not None and step > 0 and started + 2 * step_time > s.deadline:
+                return step
+            cosine = 0.5 * (1.0 + math.cos(math.pi * step / max(1, s.steps)))
+            warm = min(1.0, (step + 1) / max(1.0, 0.02 * s.steps))
+            for group, base in zip(self.opt.param_groups, self.base_lrs, strict=True):
+                group["lr"] = base * warm * (0.02 + 0.98 * cosine)
+            planes, symbols = self._latents(hard=step >= hard_from)
+            idx = self._sample_frames().to(self.device)
+            x = to_full_resolution([p[idx] for p in planes], self.h, self.w).contiguous(
+                memory_format=torch.channels_last)
+            out = self.net(x)
+            target = self.target[idx].float() / 255.0
+            mse = torch.mean((out - target) ** 2)
+            bits = self._rate_bits(symbols)
+            loss = mse + s.lam * bits / self.pixels
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            step_time = time.monotonic() - started
+            if progress is not None:
+                progress(step + 1, s.steps, _psnr(float(mse.detach())), float(bits.detach()) / self.pixels)
+        return s.steps
+
+    # ---------------------------------------------------------------------------------------------
+
+    def coded_symbols(self) -> list[np.ndarray]:
+        """The integer symbols the fit ended on (deltas rounded), latents kept within range."""
+        out = []
+        for d in self.deltas:
+            y = torch.cumsum(torch.round(d.detach()), dim=0).clamp(-MAX_LATENT, MAX_LATENT)
+            out.append(prior.symbols_of(y.cpu().numpy().astype(np.int64)))
+        return out
+
+    def finish(self, steps_done: int) -> tuple[FittedGroup, FitState]:
+        """Quantize everything and pick the network's steps on the real objective."""
+        symbols = self.coded_symbols()
+        table, latent_bits = prior.choose_tables(symbols)
+        planes = [torch.from_numpy(prior.latents_of(s)).double() for s in symbols]
+        probe = np.unique(np.linspace(0, self.t - 1, min(self.t, 2)).round().astype(int))
+        x = to_full_resolution([p[probe] for p in planes], self.h, self.w)
+        target = self.target[torch.from_numpy(probe).to(self.device)].cpu().double() / 255.0
+        exponents, weights, weight_bits = self._choose_exponents(x, target)
+        fitted = FittedGroup(symbols=symbols, weights=weights, exponents=exponents, table=table,
+                             estimated_bits=latent_bits + weight_bits, steps_done=steps_done,
+                             stopped_early=steps_done < self.settings.steps)
+        last = [torch.from_numpy(prior.latents_of(s)[-1]).float() for s in symbols]
+        state = FitState({k: v.detach().clone() for k, v in self.net.state_dict().items()},
+                         self.log_scales.detach().clone(), last)
+        return fitted, state
+
+    def _choose_exponents(self, x: Tensor, target: Tensor) -> tuple[list[tuple[int, int]], list[np.ndarray], float]:
+        """Greedy per-layer search of weight and bias steps minimising MSE + lambda * bpp."""
+        exact = Synthesis(self.shape).double()
+        layers = len(self.net.layers())
+        exponents = [(8, 10)] * layers
+        lam, pixels = self.settings.lam, self.pixels
+
+        def cost(exps: list[tuple[int, int]]) -> tuple[float, list[np.ndarray], float]:
+            q = quantize_parameters(self.net, exps)
+            load_quantized(exact, q, exps)
+            with torch.no_grad():
+                out = torch.clamp(torch.round(exact(x, exact=True) * 255.0), 0, 255) / 255.0
+            mse = float(torch.mean((out - target) ** 2))
+            arrays = [t.numpy() for t in q]
+            bits = 8.0 * len(encode_weights(np.concatenate([a.reshape(-1) for a in arrays])))
+            return mse + lam * bits / pixels, arrays, bits
+
+        best_cost, best_q, best_bits = cost(exponents)
+        for i in range(layers):
+            for which in (0, 1):
+                worse = 0
+                for e in sorted(EXPONENTS, reverse=True):  # fine to coarse; stop once it only gets worse
+                    trial = list(exponents)
+                    trial[i] = (e, trial[i][1]) if which == 0 else (trial[i][0], e)
+                    if trial[i] == exponents[i]:
+                        continue
+                    c, q, b = cost(trial)
+                    if c < best_cost:
+                        best_cost, best_q, best_bits, exponents, worse = c, q, b, trial, 0
+                    else:
+                        worse += 1
+                        if worse >= 2 and e < exponents[i][which]:
+                            break
+        return exponents, best_q, best_bits

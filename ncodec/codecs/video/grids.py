@@ -1,0 +1,55 @@
+"""The latent grids of one group of frames: their shapes and how they reach full resolution.
+
+Level ``k`` holds one integer plane per frame of ``ceil(H / 2**k) x ceil(W / 2**k)`` latents. To
+feed the synthesis network every level is brought to full resolution by ``k`` repeated 2x bilinear
+upsamplings (output sample = 3/4 of the nearest input + 1/4 of the next nearest, edges
+replicated) and cropped to ``H x W``. The weights 3/4 and 1/4 are dyadic, so on integer latents
+every value is an exact binary fraction: in float64 the upsampling is exact arithmetic, identical
+on every machine and in every evaluation order, which is what lets the decoder be bit-exact.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+MAX_LEVELS = 8
+
+
+def level_shapes(height: int, width: int, levels: int) -> list[tuple[int, int]]:
+    """(rows, columns) of each level's plane, finest first."""
+    return [(math.ceil(height / 2**k), math.ceil(width / 2**k)) for k in range(levels)]
+
+
+def default_levels(height: int, width: int) -> int:
+    """As many levels as keep the coarsest plane at least 4 latents on its short side (2 to 7):
+    a 352x288 frame gets 7 (the coarsest 6x5), a 64x64 one 5."""
+    short = min(height, width)
+    levels = 1
+    while levels < 7 and short / 2 ** levels >= 4:
+        levels += 1
+    return max(2, levels)
+
+
+def upsample2x(x: Tensor) -> Tensor:
+    """2x bilinear upsampling of ``(..., h, w)`` with edge replication: dyadic weights only."""
+    h, w = x.shape[-2], x.shape[-1]
+    up = torch.cat([x[..., :1, :], x[..., :-1, :]], dim=-2)
+    down = torch.cat([x[..., 1:, :], x[..., -1:, :]], dim=-2)
+    x = torch.stack([0.75 * x + 0.25 * up, 0.75 * x + 0.25 * down], dim=-2).reshape(*x.shape[:-2], 2 * h, w)
+    left = torch.cat([x[..., :1], x[..., :-1]], dim=-1)
+    right = torch.cat([x[..., 1:], x[..., -1:]], dim=-1)
+    return torch.stack([0.75 * x + 0.25 * left, 0.75 * x + 0.25 * right], dim=-1).reshape(*x.shape[:-1], 2 * w)
+
+
+def to_full_resolution(planes: list[Tensor], height: int, width: int) -> Tensor:
+    """Stack levels ``(N, h_k, w_k)`` into synthesis input ``(N, levels, H, W)``."""
+    out = []
+    for k, plane in enumerate(planes):
+        x = plane
+        for _ in range(k):
+            x = upsample2x(x)
+        out.append(x[..., :height, :width])
+    return torch.stack(out, dim=1)

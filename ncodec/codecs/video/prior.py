@@ -1,0 +1,119 @@
+"""How latents are entropy-coded: temporal deltas under context-selected Gaussian tables.
+
+Each level is coded as the frame-to-frame difference of its planes (the first frame of a group as
+its values): static content then costs almost nothing, which is where a video's redundancy lies.
+The symbol at (level k, frame t, row i, column j) is coded under one of :data:`BUCKETS` Gaussian
+scale-table entries, chosen per level by a context:
+
+* whether ``t`` is the group's first frame (values) or a later one (differences), and
+* the magnitude (0, 1, 2 or more) of the co-located symbol one level coarser, same frame
+  (``(i // 2, j // 2)``): where the coarse picture changes, the fine one usually does too.
+
+Levels are decoded coarsest first, each in one vectorised call, and every context is an integer
+computed from integers already decoded: encoder and decoder agree exactly. The table index of
+each (level, context) is chosen by the encoder after fitting (the one giving the fewest bits,
+see :func:`ncodec.entropy.gaussian.best_scale_index`) and stored in the group's header.
+
+While fitting, the same structure gives a differentiable rate: a Gaussian of learned scale per
+(level, context), evaluated at the noisy or rounded symbols.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ncodec.entropy import gaussian
+
+BUCKETS = 6
+MIN_SCALE = 0.11  # the smallest scale in the coder's table
+_LN2 = math.log(2.0)
+
+
+def buckets_from_coarser(coarser: np.ndarray | Tensor | None, frames: int, shape: tuple[int, int]) -> np.ndarray:
+    """Context ids ``(frames, h, w)`` for one level from the coarser level's integer symbols."""
+    h, w = shape
+    first = np.zeros((frames, 1, 1), dtype=np.int64)
+    first[1:] = 3
+    if coarser is None:
+        return np.broadcast_to(first, (frames, h, w)).astype(np.int64)
+    c = np.minimum(np.abs(np.asarray(coarser, dtype=np.int64)), 2)
+    c = c.repeat(2, axis=1).repeat(2, axis=2)[:, :h, :w]
+    return c + first
+
+
+def symbols_of(latents: np.ndarray) -> np.ndarray:
+    """Temporal deltas of integer planes ``(T, h, w)``: what is coded."""
+    q = np.asarray(latents, dtype=np.int64)
+    out = q.copy()
+    out[1:] -= q[:-1]
+    return out
+
+
+def latents_of(symbols: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`symbols_of`."""
+    return np.cumsum(np.asarray(symbols, dtype=np.int64), axis=0)
+
+
+def choose_tables(symbols: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """Best scale index per (level, context) for these symbols, and the ideal bits they cost."""
+    levels = len(symbols)
+    table = np.zeros((levels, BUCKETS), dtype=np.uint8)
+    total = 0.0
+    for k in range(levels):
+        coarser = symbols[k + 1] if k + 1 < levels else None
+        ctx = buckets_from_coarser(coarser, symbols[k].shape[0], symbols[k].shape[1:])
+        for b in range(BUCKETS):
+            values = symbols[k][ctx == b]
+            if values.size:
+                index, bits = gaussian.best_scale_index(values)
+                table[k, b] = index
+                total += bits
+    return table, total
+
+
+def encode_levels(symbols: list[np.ndarray], table: np.ndarray) -> list[bytes]:
+    """One entropy-coded stream per level."""
+    streams = []
+    for k in range(len(symbols)):
+        coarser = symbols[k + 1] if k + 1 < len(symbols) else None
+        ctx = buckets_from_coarser(coarser, symbols[k].shape[0], symbols[k].shape[1:])
+        streams.append(gaussian.encode_gaussian(symbols[k].astype(np.int32), table[k][ctx].astype(np.int32)))
+    return streams
+
+
+def decode_levels(streams: list[bytes], table: np.ndarray, frames: int,
+                  shapes: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Inverse of :func:`encode_levels`: the symbols of every level, coarsest decoded first."""
+    out: list[np.ndarray | None] = [None] * len(shapes)
+    for k in range(len(shapes) - 1, -1, -1):
+        ctx = buckets_from_coarser(out[k + 1] if k + 1 < len(shapes) else None, frames, shapes[k])
+        out[k] = gaussian.decode_gaussian(streams[k], table[k][ctx].astype(np.int32))
+    return [np.asarray(o) for o in out]
+
+
+# --------------------------------------------------------------------------------------------------
+# the differentiable rate used while fitting
+
+
+def torch_buckets(coarser: Tensor | None, frames: int, shape: tuple[int, int], device: torch.device) -> Tensor:
+    """:func:`buckets_from_coarser` on (detached, integer-valued) torch symbols."""
+    h, w = shape
+    first = torch.zeros(frames, 1, 1, dtype=torch.long, device=device)
+    first[1:] = 3
+    if coarser is None:
+        return first.expand(frames, h, w)
+    c = coarser.detach().abs().round().clamp(max=2).long()
+    c = c.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)[:, :h, :w]
+    return c + first
+
+
+def gaussian_bits(x: Tensor, scale: Tensor) -> Tensor:
+    """-log2 P(x) for integers (or noisy reals) ``x`` under a unit-bin Gaussian of ``scale``."""
+    s = scale.clamp(min=MIN_SCALE) * math.sqrt(2.0)
+    a = x.abs()
+    p = 0.5 * (torch.erfc((a - 0.5) / s) - torch.erfc((a + 0.5) / s))
+    return -torch.log(p.clamp(min=1e-9)) / _LN2
