@@ -301,6 +301,10 @@ def encode_file(input_path: StrPath, output_path: StrPath, *, model: str | None 
             modality = "audio"  # the sound track of a video file, asked for by naming the audio model
         if chosen is not None and chosen.modality == "audio" and modality != "audio":
             raise InputError(f"'{input_path}' has no audio stream (it is {modality})")
+        if chosen is not None and chosen.modality == "video" and modality == "image":
+            modality = "video"  # a still picture, coded as a one-frame video
+        if chosen is not None and chosen.modality == "video" and modality != "video":
+            raise InputError(f"'{input_path}' has no video stream (it is {modality})")
         if chosen is not None and chosen.modality != modality:
             raise UsageError(f"'{input_path}' is {modality}, but model '{chosen.name}' codes {chosen.modality}")
         if modality == "audio":

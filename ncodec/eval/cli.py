@@ -24,6 +24,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder (default: eval-<modality>-<data folder name>); "
                              "points already there are kept and not measured again")
     parser.add_argument("--max-files", type=int, default=None, metavar="N", help="only the first N files (by name)")
+    parser.add_argument("--qualities", type=int, nargs="+", default=None, metavar="Q",
+                        help="only these qualities of the ncodec models (default: all they offer)")
     parser.add_argument("--match", default=None, metavar="PATTERN",
                         help="only files whose names match this shell pattern (e.g. 'speech__*')")
     parser.add_argument("--reference", default=None, metavar="JSON",
@@ -42,9 +44,16 @@ def eval_main(args: argparse.Namespace) -> int:
     if args.max_files is not None and args.max_files < 1:
         raise UsageError("--max-files must be at least 1")
     out = args.out or f"eval-{args.modality}-{Path(args.data_dir).resolve().name}"
+    settings = None
+    if args.qualities:
+        from ncodec import registry
+
+        names = args.models if args.models is not None else [m.name for m in registry.list_models(args.modality)]
+        settings = {name: list(args.qualities) for name in names}
     report = run_eval(args.modality, args.data_dir, out, models=args.models, baselines=args.baselines,
                       max_files=args.max_files, reference=args.reference, progress=not args.quiet,
-                      resume=not args.no_resume, plot=not args.no_plot, match=args.match)
+                      resume=not args.no_resume, plot=not args.no_plot, match=args.match,
+                      settings=settings)
     print(format_report(report))
     return 0
 

@@ -71,12 +71,12 @@ class QualityLevel:
 
 
 QUALITIES: dict[int, QualityLevel] = {
-    1: QualityLevel(lam=0.02, steps=300),
-    2: QualityLevel(lam=0.008, steps=300),
-    3: QualityLevel(lam=0.003, steps=300),
-    4: QualityLevel(lam=0.0012, steps=300),
-    5: QualityLevel(lam=0.0005, steps=300),
-    6: QualityLevel(lam=0.0002, steps=300),
+    1: QualityLevel(lam=0.16, steps=300),
+    2: QualityLevel(lam=0.08, steps=300),
+    3: QualityLevel(lam=0.04, steps=300),
+    4: QualityLevel(lam=0.02, steps=300),
+    5: QualityLevel(lam=0.01, steps=300),
+    6: QualityLevel(lam=0.005, steps=300),
 }
 DEFAULT_QUALITY = 3
 
@@ -225,7 +225,7 @@ class VideoCodec:
                 planes = _unpack_group(data, count, shapes, shape, net)
                 for i in range(0, count, DECODE_BATCH):
                     x = to_full_resolution([p[i:i + DECODE_BATCH] for p in planes], h, w)
-                    out = net(x.contiguous(memory_format=torch.channels_last), exact=True)
+                    out = net.decode_forward(x)
                     pixels = torch.clamp(torch.round(out * 255.0), 0, 255).to(torch.uint8)
                     yield pixels.permute(0, 2, 3, 1).contiguous().numpy()
 

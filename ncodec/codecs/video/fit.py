@@ -42,7 +42,7 @@ class FitSettings:
     lam: float
     steps: int
     noise_fraction: float = 0.8
-    lr_latent: float = 0.02
+    lr_latent: float = 0.2  # measured on foreman, 16 frames, 300 steps: 0.02 -> 0.08 -> 0.2 each a clear RD gain
     lr_net: float = 0.01
     pixels_per_step: int = 1 << 20
     seed: int = 0
@@ -225,7 +225,7 @@ class GroupFitter:
             q = quantize_parameters(self.net, exps)
             load_quantized(exact, q, exps)
             with torch.no_grad():
-                out = torch.clamp(torch.round(exact(x, exact=True) * 255.0), 0, 255) / 255.0
+                out = torch.clamp(torch.round(exact.decode_forward(x) * 255.0), 0, 255) / 255.0
             mse = float(torch.mean((out - target) ** 2))
             arrays = [t.numpy() for t in q]
             bits = 8.0 * len(encode_weights(np.concatenate([a.reshape(-1) for a in arrays])))

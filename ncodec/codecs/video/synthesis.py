@@ -40,7 +40,7 @@ class SynthesisShape:
 
     levels: int
     hidden: int = 16
-    refine: int = 6
+    refine: int = 0  # a 3x3 residual stage (3 -> 6 -> 3) measured no RD gain on foreman and doubled decode time
 
     def check(self) -> None:
         if not (1 <= self.levels <= 8 and 4 <= self.hidden <= 48 and 0 <= self.refine <= 16):
@@ -83,6 +83,32 @@ class Synthesis(nn.Module):
             r = fix(F.relu(fix(refine[0](x))))
             x = fix(x + refine[1](r))
         return x
+
+
+    def decode_forward(self, x: Tensor) -> Tensor:
+        """The exact forward of a float64 network with stored parameters, written for speed.
+
+        Same arithmetic as ``forward(x, exact=True)`` (so the same bits: every operation is
+        exact), but pixel-major matrix products and in-place rounding, about 3x faster.
+        """
+        n, _, h, w = x.shape
+        convs = self.layers()
+        mlp, refine = convs[:len(self.mlp)], convs[len(self.mlp):]
+        p = _fix_(x.permute(0, 2, 3, 1).reshape(n * h * w, -1))
+        for i, layer in enumerate(mlp):
+            p = _fix_(torch.addmm(_bias(layer), p, layer.weight.flatten(1).t()))
+            if i < len(mlp) - 1:
+                p.clamp_(min=0.0)
+        img = p.view(n, h, w, 3).permute(0, 3, 1, 2)
+        if refine:
+            r = _fix_(F.conv2d(img, refine[0].weight, _bias(refine[0]), padding=1)).clamp_(min=0.0)
+            img = _fix_(img + F.conv2d(r, refine[1].weight, _bias(refine[1]), padding=1))
+        return img
+
+
+def _fix_(x: Tensor) -> Tensor:
+    """In-place :func:`_fixed` on a tensor the caller owns."""
+    return x.mul_(2.0**ACT_BITS).add_(0.5).floor_().mul_(2.0**-ACT_BITS).clamp_(-ACT_LIMIT, ACT_LIMIT)
 
 
 def _bias(layer: nn.Conv2d) -> Tensor:

@@ -1,0 +1,222 @@
+"""The video codec: fitting, the real file, exact decoding, groups, odd sizes, limits and edge cases."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import textwrap
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ncodec import api
+from ncodec.cli.main import main as cli
+from ncodec.codecs.base import Payload
+from ncodec.codecs.video import prior
+from ncodec.codecs.video.codec import QUALITIES, EncodeOptions, VideoCodec
+from ncodec.codecs.video.grids import level_shapes, to_full_resolution
+from ncodec.codecs.video.synthesis import Synthesis, SynthesisShape, load_quantized, quantize_parameters
+from ncodec.container.format import read_container
+from ncodec.errors import FormatError, InputError, UsageError
+from ncodec.media.samples import sample_clip
+from ncodec.media.video import VideoData, read_video, write_video
+
+MODEL = "video-latent-grid"
+# The 8-frame 64x64 pan across the sample photo measures 27.1 dB at quality 3 (0.85 bpp); an
+# unfitted network (flat grey) gives about 11 dB.
+PSNR_FLOOR_Q3 = 25.0
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
+
+
+@pytest.fixture(scope="module")
+def clip() -> VideoData:
+    frames, fps = sample_clip(frames=8, size=(64, 64))
+    return VideoData(frames, fps)
+
+
+@pytest.fixture(scope="module")
+def coded(clip: VideoData) -> bytes:
+    return api.encode(clip, model=MODEL, quality=3)
+
+
+def _codec_encode(video: VideoData, quality: int = 3, **options: object) -> Payload:
+    return VideoCodec().encode(video, quality, EncodeOptions(progress=False, **options))  # type: ignore[arg-type]
+
+
+def test_round_trip_meets_floor_and_every_byte_is_counted(clip: VideoData, coded: bytes) -> None:
+    out = api.decode(coded)
+    assert isinstance(out, VideoData)
+    assert out.frames.shape == clip.frames.shape and out.fps == clip.fps
+    assert _psnr(clip.frames, out.frames) >= PSNR_FLOOR_Q3
+    container = read_container(coded)
+    assert container.overhead_bytes + container.payload_bytes == len(coded)
+    assert list(container.chunks) == ["G000"]
+    info = api.info(coded)
+    assert info["frames"] == 8 and info["fps"] == "24/1"
+    assert info["bpp"] == pytest.approx(8 * len(coded) / (64 * 64 * 8), abs=1e-4)
+
+
+def test_higher_quality_spends_more_bits_for_more_psnr(clip: VideoData, coded: bytes) -> None:
+    low = api.encode(clip, model=MODEL, quality=1)
+    high = api.encode(clip, model=MODEL, quality=6)
+    psnrs = [_psnr(clip.frames, api.decode(d).frames) for d in (low, coded, high)]
+    assert len(low) < len(coded) < len(high)
+    assert psnrs[0] < psnrs[1] < psnrs[2]
+
+
+def test_time_limit_stops_early_and_still_writes_a_valid_file() -> None:
+    frames, fps = sample_clip(frames=24, size=(96, 80))
+    payload = _codec_encode(VideoData(frames, fps), time_limit=0.5)
+    meta = payload.metadata
+    assert sum(meta["steps_done"]) < meta["steps"]
+    out = VideoCodec().decode(payload)
+    assert out.frames.shape == frames.shape
+
+
+def test_odd_sizes_and_groups_round_trip() -> None:
+    frames, fps = sample_clip(frames=10, size=(35, 23))
+    payload = _codec_encode(VideoData(frames, Fraction(30000, 1001)), group_frames=4, steps_scale=0.2)
+    assert list(payload.chunks) == ["G000", "G001", "G002"]
+    out = VideoCodec().decode(payload)
+    assert out.frames.shape == (10, 23, 35, 3) and out.fps == Fraction(30000, 1001)
+    assert _psnr(frames, out.frames) > 15.0
+    # each group decodes on its own: damage in one group leaves the others' bytes untouched
+    damaged = dict(payload.chunks)
+    damaged["G001"] = damaged["G001"][:-4]
+    with pytest.raises(FormatError):
+        VideoCodec().decode(Payload(damaged, payload.metadata))
+
+
+def test_one_frame_video_and_a_still_image_as_video(tmp_path: Path) -> None:
+    frames, fps = sample_clip(frames=1, size=(48, 32))
+    out = VideoCodec().decode(_codec_encode(VideoData(frames, fps), steps_scale=0.2))
+    assert out.frames.shape == (1, 32, 48, 3)
+    still = tmp_path / "still.png"
+    from PIL import Image
+
+    Image.fromarray(frames[0]).save(still)
+    result = api.encode_file(still, tmp_path / "still.nc", model=MODEL, quality=1)
+    assert api.info(result.data)["frames"] == 1
+
+
+def test_decoding_is_identical_across_processes_and_thread_counts(coded: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "clip.nc"
+    path.write_bytes(coded)
+    here = hashlib.sha256(api.decode(coded).frames.tobytes()).hexdigest()
+    script = textwrap.dedent(f"""
+        import hashlib, sys, torch
+        torch.set_num_threads(int(sys.argv[1]))
+        from ncodec import api
+        print(hashlib.sha256(api.decode(open({str(path)!r}, 'rb').read()).frames.tobytes()).hexdigest())
+    """)
+    for threads in (1, 3):
+        run = subprocess.run([sys.executable, "-c", script, str(threads)], capture_output=True, text=True,
+                             check=True)
+        assert run.stdout.strip() == here, threads
+
+
+def test_exact_synthesis_does_not_depend_on_batching() -> None:
+    """Integer-valued float64 arithmetic: the same frame decodes to the same bits alone or in a batch."""
+    torch.manual_seed(0)
+    shape = SynthesisShape(levels=4)
+    net = Synthesis(shape)
+    exps = [(9, 10)] * len(net.layers())
+    for layer in net.layers():
+        torch.nn.init.normal_(layer.weight, std=0.5)
+    exact = Synthesis(shape).double()
+    load_quantized(exact, quantize_parameters(net, exps), exps)
+    planes = [torch.randint(-20, 21, (5, h, w)).double() for h, w in level_shapes(37, 45, 4)]
+    with torch.inference_mode():
+        batch = exact(to_full_resolution(planes, 37, 45), exact=True)
+        single = exact(to_full_resolution([p[2:3] for p in planes], 37, 45), exact=True)
+        strided = exact(to_full_resolution(planes, 37, 45).contiguous(memory_format=torch.channels_last), exact=True)
+    assert torch.equal(batch[2:3], single)
+    assert torch.equal(batch, strided)
+    assert torch.equal(batch * 2.0**16, torch.round(batch * 2.0**16))  # every value on the fixed-point grid
+
+
+def test_latent_streams_round_trip() -> None:
+    rng = np.random.default_rng(0)
+    shapes = level_shapes(40, 56, 4)
+    latents = [rng.integers(-3, 4, (6, h, w)) * (rng.random((6, h, w)) < 0.3) for h, w in shapes]
+    symbols = [prior.symbols_of(y) for y in latents]
+    table, bits = prior.choose_tables(symbols)
+    streams = prior.encode_levels(symbols, table)
+    assert 8 * sum(len(s) for s in streams) <= bits + 64 * len(streams) + 64
+    back = prior.decode_levels(streams, table, 6, shapes)
+    for y, s in zip(latents, back, strict=True):
+        assert np.array_equal(prior.latents_of(s), y)
+
+
+def test_cli_round_trip_to_every_output_format(clip: VideoData, coded: bytes, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    nc = tmp_path / "clip.nc"
+    nc.write_bytes(coded)
+    assert cli(["info", str(nc), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["frames"] == 8 and shown["bpp"] > 0
+    reference = api.decode(coded).frames
+    assert cli(["decode", str(nc), str(tmp_path / "back.mkv")]) == 0
+    assert np.array_equal(read_video(tmp_path / "back.mkv").frames, reference)  # FFV1 is lossless
+    assert cli(["decode", str(nc), str(tmp_path / "back.y4m")]) == 0
+    assert read_video(tmp_path / "back.y4m").frames.shape == reference.shape
+    assert cli(["decode", str(nc), str(tmp_path / "frame_%03d.png")]) == 0
+    from PIL import Image
+
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "frame_008.png")), reference[7])
+    assert not (tmp_path / "frame_009.png").exists()
+
+
+def test_bad_inputs_get_one_clear_error_and_no_output(coded: bytes, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    wav = Path(__file__).resolve().parent.parent / "assets" / "arctic_a0007.wav"
+    with pytest.raises(InputError, match="no video stream"):
+        api.encode_file(wav, tmp_path / "x.nc", model=MODEL)
+    bad = tmp_path / "bad.nc"
+    bad.write_bytes(coded[:-10])
+    assert cli(["decode", str(bad), str(tmp_path / "out.mkv")]) == 1
+    assert not (tmp_path / "out.mkv").exists()
+    assert "error" in capsys.readouterr().err.lower()
+    good = tmp_path / "good.nc"
+    good.write_bytes(coded)
+    with pytest.raises(UsageError, match="cannot write video"):
+        api.decode_file(good, tmp_path / "out.wav")
+    with pytest.raises(UsageError):
+        api.encode(VideoData(np.zeros((2, 8, 8, 3), np.uint8), Fraction(25)), model=MODEL, quality=9)
+
+
+def test_models_lists_the_video_codec(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["models", "--json"]) == 0
+    models = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
+    assert models[MODEL]["qualities"] == sorted(QUALITIES)
+
+
+def test_variable_frame_rate_input_keeps_every_frame(tmp_path: Path) -> None:
+    """A VFR file: every decoded frame is coded, in order, at the stream's average rate."""
+    import av
+
+    frames, _ = sample_clip(frames=6, size=(32, 32))
+    path = tmp_path / "vfr.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "bgr0"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for pts, rgb in zip((0, 33, 50, 120, 130, 200), frames, strict=True):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="bgr0")
+            frame.pts, frame.time_base = pts, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    video = read_video(path)
+    assert video.num_frames == 6
+    out = VideoCodec().decode(_codec_encode(video, steps_scale=0.2))
+    assert out.frames.shape == video.frames.shape and out.fps == video.fps
+    write_video(tmp_path / "back.mkv", out)
