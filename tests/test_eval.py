@@ -479,3 +479,13 @@ def test_match_keeps_only_the_named_part_of_a_folder(tmp_path: Path) -> None:
     assert [p.name for p in list_files("audio", tmp_path, None, "speech__*")] == ["speech__a.flac", "speech__b.wav"]
     assert [p.name for p in list_files("audio", tmp_path, None, "music__*")] == ["music__c.flac"]
     assert len(list_files("audio", tmp_path, None)) == 3
+
+
+def test_results_only_refreshes_the_named_sets() -> None:
+    from ncodec.eval.results import replace_sections
+
+    old = "# r\n\n## a (image): x\n\nA1\n\n## video-dev (video): y\n\nV1\n\n## c (audio): z\n\nC1\n"
+    new = replace_sections(old, ["## video-dev (video): y\n\nV2\n"])
+    assert new == old.replace("V1", "V2")
+    appended = replace_sections(old, ["## d (video): q\n\nD\n"])
+    assert appended.startswith(old.rstrip("\n")) and appended.endswith("## d (video): q\n\nD\n")

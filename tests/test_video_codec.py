@@ -27,9 +27,9 @@ from ncodec.media.samples import sample_clip
 from ncodec.media.video import VideoData, read_video, write_video
 
 MODEL = "video-latent-grid"
-# The 8-frame 64x64 pan across the sample photo measures 27.1 dB at quality 3 (0.85 bpp); an
-# unfitted network (flat grey) gives about 11 dB.
-PSNR_FLOOR_Q3 = 25.0
+# The 8-frame 64x64 pan across the sample photo measures 24.3 dB at quality 3 (0.21 bpp); a flat
+# grey picture scores 12.1 dB on it.
+PSNR_FLOOR_Q3 = 22.5
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -83,7 +83,7 @@ def test_time_limit_stops_early_and_still_writes_a_valid_file() -> None:
 
 
 def test_odd_sizes_and_groups_round_trip() -> None:
-    frames, fps = sample_clip(frames=10, size=(35, 23))
+    frames, _ = sample_clip(frames=10, size=(35, 23))
     payload = _codec_encode(VideoData(frames, Fraction(30000, 1001)), group_frames=4, steps_scale=0.2)
     assert list(payload.chunks) == ["G000", "G001", "G002"]
     out = VideoCodec().decode(payload)
