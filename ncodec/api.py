@@ -17,7 +17,7 @@ records their SHA-256 and :class:`~ncodec.errors.ModelMismatchError` says so oth
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class EncodeResult:
     quality: int | None
     estimated_bits: float | None
     bitrate_kbps: float | None = None  # nominal rate asked for (audio)
+    warnings: tuple[str, ...] = ()  # what the file leaves out (e.g. a video's sound track), one line each
 
 
 def _coder_version() -> int:
@@ -317,8 +318,21 @@ def encode_file(input_path: StrPath, output_path: StrPath, *, model: str | None 
             result = encode_with_stats(Path(input_path), model=(chosen or default_model("video")).name,
                                        quality=quality, bitrate_kbps=bitrate_kbps, time_limit=time_limit,
                                        device=device, progress=progress)
+            if _has_audio_stream(input_path):
+                result = replace(result, warnings=(
+                    f"the sound track of '{input_path}' is not coded (code it with --model audio-rvq)",))
     atomic.atomic_write_bytes(output_path, result.data, overwrite=overwrite)
     return result
+
+
+def _has_audio_stream(path: StrPath) -> bool:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return len(container.streams.audio) > 0
+    except Exception:  # the video was read already; a failing probe only loses the warning
+        return False
 
 
 def decode_file(input_path: StrPath, output_path: StrPath, *, overwrite: bool = False) -> Any:

@@ -220,3 +220,28 @@ def test_variable_frame_rate_input_keeps_every_frame(tmp_path: Path) -> None:
     out = VideoCodec().decode(_codec_encode(video, steps_scale=0.2))
     assert out.frames.shape == video.frames.shape and out.fps == video.fps
     write_video(tmp_path / "back.mkv", out)
+
+
+def test_a_sound_track_is_dropped_with_one_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import av
+
+    frames, _ = sample_clip(frames=4, size=(32, 32))
+    path = tmp_path / "with_sound.mkv"
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("ffv1", rate=25)
+        video.width, video.height, video.pix_fmt = 32, 32, "bgr0"
+        audio = container.add_stream("pcm_s16le", rate=16000)
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="bgr0")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            container.mux(video.encode(frame))
+        samples = (np.sin(np.arange(2560) / 5.0) * 8000).astype(np.int16).reshape(1, -1)
+        sound = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        sound.sample_rate, sound.pts, sound.time_base = 16000, 0, Fraction(1, 16000)
+        container.mux(audio.encode(sound))
+        container.mux(video.encode(None))
+        container.mux(audio.encode(None))
+    assert cli(["encode", str(path), str(tmp_path / "out.nc"), "-q", "1"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning") == 1 and "sound track" in err
+    assert api.info((tmp_path / "out.nc").read_bytes())["frames"] == 4

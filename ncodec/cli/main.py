@@ -35,6 +35,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     result = api.encode_file(args.input, args.output, model=args.model, quality=args.quality,
                              bitrate_kbps=args.bitrate, overwrite=args.force, time_limit=args.time_limit,
                              device=args.device)
+    for line in result.warnings:
+        print(f"{PROG}: warning: {line}", file=sys.stderr)
     summary = api.info(result.data)
     setting = f"q{result.quality}" if result.quality is not None else f"{result.bitrate_kbps:g} kbps"
     print(f"{args.output}: {summary['modality']} {summary['media']}, model {summary['model']} "
