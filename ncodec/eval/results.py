@@ -39,7 +39,9 @@ STANDARD_SETS: tuple[tuple[str, str, str, str, str | None], ...] = (
     ("audio-dev-speech", "audio", "../shared/data/audio/dev",
      "12 speech clips (12 speakers, 5 languages), 5-15 s, 16-44.1 kHz", "speech__*"),
     ("audio-dev-music", "audio", "../shared/data/audio/dev", "3 music clips, 5-15 s, 16-44.1 kHz", "music__*"),
-    ("video-dev", "video", "../shared/data/video/dev", "6 clips, 64 frames, 352x288 / 352x192", None),
+    ("video-dev", "video", "../shared/data/video/dev",
+     "6 clips, 64 frames, 352x288 / 352x192; the video codec at qualities 1, 3 and 5 (fitting takes minutes "
+     "per point; `enc s` of the first two bear points ran beside other work)", None),
 )
 
 
