@@ -39,10 +39,11 @@ class EncodeResult:
 
     data: bytes
     model: str
-    quality: int | None
+    quality: int | float | None  # a trained level, or (image) a value between two, to hundredths
     estimated_bits: float | None
     bitrate_kbps: float | None = None  # nominal rate asked for (audio)
     warnings: tuple[str, ...] = ()  # what the file leaves out (e.g. a video's sound track), one line each
+    chosen: str | None = None  # what a size or PSNR target chose, in one line
 
 
 def _coder_version() -> int:
@@ -89,7 +90,7 @@ def _resolve_model(media: Any, model: str | None) -> ModelInfo:
     return default_model("image")
 
 
-def _audio_kbps(info: ModelInfo, quality: int | None, bitrate_kbps: float | None) -> float:
+def _audio_kbps(info: ModelInfo, quality: int | float | None, bitrate_kbps: float | None) -> float:
     """The nominal bitrate asked for: ``--bitrate``, or the ``quality``-th offered rate, or the default."""
     rates = info.bitrates
     if not rates:
@@ -101,13 +102,13 @@ def _audio_kbps(info: ModelInfo, quality: int | None, bitrate_kbps: float | None
         return float(bitrate_kbps)
     if quality is None:
         quality = info.default_quality
-    if not 1 <= quality <= len(rates):
+    if not isinstance(quality, int) or not 1 <= quality <= len(rates):
         raise UsageError(f"quality {quality} is not offered by '{info.name}' (choose 1..{len(rates)}: "
                          f"{', '.join(f'{r:g}' for r in rates)} kbps)")
     return float(rates[quality - 1])
 
 
-def _encode_audio(info: ModelInfo, media: Any, quality: int | None, bitrate_kbps: float | None) -> EncodeResult:
+def _encode_audio(info: ModelInfo, media: Any, quality: int | float | None, bitrate_kbps: float | None) -> EncodeResult:
     from ncodec.media.audio import AudioBlocks, AudioData
 
     kbps = _audio_kbps(info, quality, bitrate_kbps)
@@ -147,18 +148,35 @@ def _encode_video(info: ModelInfo, media: Any, quality: int, time_limit: float |
     return EncodeResult(data=data, model=info.name, quality=quality, estimated_bits=payload.estimated_bits)
 
 
-def encode_with_stats(media: Any, *, model: str | None = None, quality: int | None = None,
+def encode_with_stats(media: Any, *, model: str | None = None, quality: int | float | None = None,
                       bitrate_kbps: float | None = None, time_limit: float | None = None,
-                      device: str | None = None, progress: bool | None = None) -> EncodeResult:
+                      device: str | None = None, progress: bool | None = None, max_bytes: int | None = None,
+                      target_bpp: float | None = None, target_psnr: float | None = None) -> EncodeResult:
     """Encode ``media`` into ``.nc`` bytes, reporting the model's own size estimate too.
 
+    ``quality`` is a trained level or, for the image codec, any value between two levels (kept to
+    hundredths). ``max_bytes``, ``target_bpp`` and ``target_psnr`` (image codec, one at a time,
+    instead of ``quality``) search for the quality that meets the target on this image: the highest
+    whose whole file fits, or the lowest whose decoding reaches the PSNR (see
+    :mod:`ncodec.ratecontrol`); ``EncodeResult.chosen`` says what was chosen.
     ``time_limit`` (seconds) and ``device`` apply to the video codec, whose encoding is fitting:
     it stops early to meet the limit and still writes a valid file. ``progress`` shows a bar
     (default: when stderr is a terminal).
     """
+    from ncodec.ratecontrol import Target
+
+    target = Target(max_bytes=max_bytes, bpp=target_bpp, psnr=target_psnr)
     info = _resolve_model(media, model)
     if info.modality != "video" and (time_limit is not None or device is not None):
         raise UsageError(f"time limit and device apply to the video codec, not to '{info.name}'")
+    if target.given and not info.fractional_quality:
+        raise UsageError(f"size and PSNR targets apply to the image codec, not to '{info.name}'")
+    if target.given and (quality is not None or bitrate_kbps is not None):
+        raise UsageError("give either a quality or a target, not both")
+    if quality is not None and (isinstance(quality, bool) or not isinstance(quality, int | float)):
+        raise UsageError(f"quality must be a number, not {quality!r}")
+    if isinstance(quality, float) and quality.is_integer():
+        quality = int(quality)
     if info.modality == "audio":
         if isinstance(media, str | os.PathLike):
             from ncodec.media.audio import AudioBlocks
@@ -168,30 +186,62 @@ def encode_with_stats(media: Any, *, model: str | None = None, quality: int | No
         return _encode_audio(info, media, quality, bitrate_kbps)
     if bitrate_kbps is not None:
         raise UsageError(f"model '{info.name}' takes --quality, not a bitrate")
+    if info.modality == "image":
+        return _encode_image(info, _image_from(media), quality, target)
     if quality is None:
         quality = info.default_quality
-    if quality not in info.qualities:
+    if quality not in info.qualities or not isinstance(quality, int):
         qs = info.qualities
-        raise UsageError(f"quality {quality} is not offered by '{info.name}' "
+        raise UsageError(f"quality {quality:g} is not offered by '{info.name}' "
                          f"(choose {qs[0]}..{qs[-1]})" if qs else f"model '{info.name}' has no qualities installed")
     if info.modality == "video":
         return _encode_video(info, media, quality, time_limit, device, progress)
     codec, digest = load_codec(info)
-    if info.modality == "image":
-        media = _image_from(media)
     payload = codec.encode(media, quality)
-    header = ContainerHeader(modality=Modality.parse(info.modality), model_id=info.model_id,
-                             weights_sha256=digest, coder_id=CODER_ID, coder_version=_coder_version())
-    data = write_container(header, payload.metadata, payload.chunks)
+    data = _container_bytes(info, digest, payload)
     return EncodeResult(data=data, model=info.name, quality=quality, estimated_bits=payload.estimated_bits)
 
 
-def encode(media: Any, *, model: str | None = None, quality: int | None = None,
+def _container_bytes(info: ModelInfo, digest: bytes, payload: Any) -> bytes:
+    header = ContainerHeader(modality=Modality.parse(info.modality), model_id=info.model_id,
+                             weights_sha256=digest, coder_id=CODER_ID, coder_version=_coder_version())
+    return write_container(header, payload.metadata, payload.chunks)
+
+
+def _encode_image(info: ModelInfo, image: Any, quality: int | float | None, target: Any) -> EncodeResult:
+    """One image at a quality, or at the quality a target search chooses."""
+    from ncodec.ratecontrol import Trial, search_quality
+
+    codec, digest = load_codec(info)
+    quality = codec.check_quality(info.default_quality if quality is None else quality)
+    analysed = codec.analyse(image)
+    if not target.given:
+        payload = analysed.encode(quality)
+        return EncodeResult(data=_container_bytes(info, digest, payload), model=info.name,
+                            quality=payload.metadata["quality"], estimated_bits=payload.estimated_bits)
+    bits: dict[int | float, float | None] = {}
+
+    def trial_at(q: int | float) -> Trial:
+        payload = analysed.encode(q)
+        bits[q] = payload.estimated_bits
+        psnr = analysed.psnr(codec.decode(payload)) if target.needs_psnr else None
+        return Trial(quality=q, data=_container_bytes(info, digest, payload), psnr=psnr)
+
+    best = search_quality(trial_at, target, codec.config.num_qualities, analysed.pixels)
+    achieved = f"{best.psnr:.2f} dB" if best.psnr is not None else \
+        f"{len(best.data):,} bytes, {8 * len(best.data) / analysed.pixels:.4f} bpp"
+    return EncodeResult(data=best.data, model=info.name, quality=best.quality, estimated_bits=bits[best.quality],
+                        chosen=f"quality {best.quality:g} for {target.describe()} ({achieved})")
+
+
+def encode(media: Any, *, model: str | None = None, quality: int | float | None = None,
            bitrate_kbps: float | None = None, time_limit: float | None = None,
-           device: str | None = None) -> bytes:
+           device: str | None = None, max_bytes: int | None = None, target_bpp: float | None = None,
+           target_psnr: float | None = None) -> bytes:
     """Encode ``media`` into the bytes of a ``.nc`` file (see :func:`encode_with_stats`)."""
     return encode_with_stats(media, model=model, quality=quality, bitrate_kbps=bitrate_kbps,
-                             time_limit=time_limit, device=device).data
+                             time_limit=time_limit, device=device, max_bytes=max_bytes,
+                             target_bpp=target_bpp, target_psnr=target_psnr).data
 
 
 def _open(data: bytes) -> tuple[Container, ModelInfo]:
@@ -282,10 +332,22 @@ def _read_bytes(path: StrPath) -> bytes:
 
 
 def encode_file(input_path: StrPath, output_path: StrPath, *, model: str | None = None,
-                quality: int | None = None, bitrate_kbps: float | None = None,
+                quality: int | float | None = None, bitrate_kbps: float | None = None,
                 overwrite: bool = False, time_limit: float | None = None, device: str | None = None,
-                progress: bool | None = None) -> EncodeResult:
-    """Encode a media file into a ``.nc`` file, written atomically (no partial file on failure)."""
+                progress: bool | None = None, max_bytes: int | None = None, target_bpp: float | None = None,
+                target_psnr: float | None = None) -> EncodeResult:
+    """Encode a media file into a ``.nc`` file, written atomically (no partial file on failure).
+
+    The keyword arguments are those of :func:`encode_with_stats`.
+    """
+    from typing import TypedDict
+
+    class Targets(TypedDict):
+        max_bytes: int | None
+        target_bpp: float | None
+        target_psnr: float | None
+
+    targets = Targets(max_bytes=max_bytes, target_bpp=target_bpp, target_psnr=target_psnr)
     _refuse_existing(output_path, overwrite)
     if Path(input_path).resolve() == Path(output_path).resolve():
         raise UsageError("input and output are the same file")
@@ -293,7 +355,8 @@ def encode_file(input_path: StrPath, output_path: StrPath, *, model: str | None 
         raise InputError(f"'{input_path}' does not exist or is not a file")
     chosen = by_name(model) if model is not None else None
     if chosen is not None and chosen.modality == "test":
-        result = encode_with_stats(_read_bytes(input_path), model=model, quality=quality, bitrate_kbps=bitrate_kbps)
+        result = encode_with_stats(_read_bytes(input_path), model=model, quality=quality, bitrate_kbps=bitrate_kbps,
+                                   **targets)
     else:
         from ncodec.media.probe import detect_modality
 
@@ -310,14 +373,14 @@ def encode_file(input_path: StrPath, output_path: StrPath, *, model: str | None 
             raise UsageError(f"'{input_path}' is {modality}, but model '{chosen.name}' codes {chosen.modality}")
         if modality == "audio":
             result = encode_with_stats(Path(input_path), model=(chosen or default_model("audio")).name,
-                                       quality=quality, bitrate_kbps=bitrate_kbps)
+                                       quality=quality, bitrate_kbps=bitrate_kbps, **targets)
         elif modality == "image":
             result = encode_with_stats(_image_from(str(input_path)), model=model, quality=quality,
-                                       bitrate_kbps=bitrate_kbps, time_limit=time_limit, device=device)
+                                       bitrate_kbps=bitrate_kbps, time_limit=time_limit, device=device, **targets)
         else:
             result = encode_with_stats(Path(input_path), model=(chosen or default_model("video")).name,
                                        quality=quality, bitrate_kbps=bitrate_kbps, time_limit=time_limit,
-                                       device=device, progress=progress)
+                                       device=device, progress=progress, **targets)
             if _has_audio_stream(input_path):
                 result = replace(result, warnings=(
                     f"the sound track of '{input_path}' is not coded (code it with --model audio-rvq)",))

@@ -35,6 +35,7 @@ class ModelInfo:
     card: str | None = None  # model card JSON beside the weights
     default_quality: int = 1
     test_only: bool = False
+    fractional_quality: bool = False  # takes qualities between its levels (and size/PSNR targets)
     _fixed_qualities: tuple[int, ...] = field(default=())
 
     @property
@@ -78,7 +79,7 @@ MODELS: tuple[ModelInfo, ...] = (
         model_id=2, name="image-hyperprior", modality="image",
         description="mean-scale hyperprior with per-quality gain vectors, trained by this project",
         factory="ncodec.codecs.image.codec:ImageCodec", weights="image_hyperprior.safetensors",
-        card="image_hyperprior.json", default_quality=4,
+        card="image_hyperprior.json", default_quality=4, fractional_quality=True,
     ),
     ModelInfo(
         model_id=3, name="audio-rvq", modality="audio",

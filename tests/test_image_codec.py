@@ -159,7 +159,8 @@ def test_a_compressai_state_dict_loads() -> None:
                     "gaussian_conditional._offset": torch.zeros(64)})
     model = MeanScaleHyperprior(config)
     model.load_state_dict(from_compressai_state_dict(foreign, 2), strict=True)
-    assert torch.equal(model.g_s[0].weight, source["g_s.0.weight"])
+    weight = model.g_s[0].weight
+    assert isinstance(weight, torch.Tensor) and torch.equal(weight, source["g_s.0.weight"])
     assert torch.equal(model.gain, torch.zeros(2, 12))
 
 

@@ -34,11 +34,14 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
     result = api.encode_file(args.input, args.output, model=args.model, quality=args.quality,
                              bitrate_kbps=args.bitrate, overwrite=args.force, time_limit=args.time_limit,
-                             device=args.device)
+                             device=args.device, max_bytes=args.max_bytes, target_bpp=args.target_bpp,
+                             target_psnr=args.target_psnr)
     for line in result.warnings:
         print(f"{PROG}: warning: {line}", file=sys.stderr)
+    if result.chosen:
+        print(f"{args.output}: chose {result.chosen}")
     summary = api.info(result.data)
-    setting = f"q{result.quality}" if result.quality is not None else f"{result.bitrate_kbps:g} kbps"
+    setting = f"q{result.quality:g}" if result.quality is not None else f"{result.bitrate_kbps:g} kbps"
     print(f"{args.output}: {summary['modality']} {summary['media']}, model {summary['model']} "
           f"{setting}, {len(result.data):,} bytes{_human_rate(summary)}")
     return 0
@@ -76,6 +79,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     models = list_models(include_test=args.all)
     rows = [{"name": m.name, "id": m.model_id, "modality": m.modality, "qualities": m.qualities,
              **({"bitrates": m.bitrates} if m.modality == "audio" else {}),
+             "fractional_quality": m.fractional_quality,
              "default_quality": m.default_quality, "installed": m.is_available(), "description": m.description,
              "rd": (m.read_card() or {}).get("evaluation", {}).get("kodak_per_quality")} for m in models]
     if args.json:
@@ -99,6 +103,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_main(args)
 
 
+def _quality_arg(text: str) -> int | float:
+    """A quality level: a whole number, or (image codec) a value between two levels."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    return int(value) if value.is_integer() else value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Neural media codecs for images, audio and video.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -107,8 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p.add_argument("output")
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("--quality", "-q", type=int, help="quality index (see `ncodec models`)")
+    rate.add_argument("--quality", "-q", type=_quality_arg,
+                      help="quality level (see `ncodec models`); the image codec also takes values between "
+                           "levels, e.g. 3.5")
     rate.add_argument("--bitrate", type=float, help="target bitrate in kbit/s (audio codec)")
+    rate.add_argument("--max-bytes", type=int, metavar="N",
+                      help="image: the highest quality whose whole file is at most N bytes")
+    rate.add_argument("--target-bpp", type=float, metavar="X",
+                      help="image: the highest quality whose file is at most X bits per pixel")
+    rate.add_argument("--target-psnr", type=float, metavar="DB",
+                      help="image: the lowest quality whose decoding reaches DB dB RGB PSNR")
     p.add_argument("--model", "-m", help="model name (default: the modality's default model)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite the output")
     p.add_argument("--time-limit", type=float, metavar="SECONDS",

@@ -45,6 +45,7 @@ from .model import ImageModelConfig, MeanScaleHyperprior
 from .weights import load_tensors, split_state
 
 TILE = 1024
+Quality = int | float  # a trained level (int) or a value between two levels, to hundredths (float)
 PAD = MeanScaleHyperprior.STRIDE
 CHUNK_Z, CHUNK_Y, CHUNK_ALPHA = "ZLAT", "YLAT", "ALPH"
 
@@ -110,41 +111,67 @@ class ImageCodec:
         return list(range(1, self.config.num_qualities + 1))
 
     # ----------------------------------------------------------------------------------- encode
-    def encode(self, media: ImageData, quality: int) -> Payload:
-        if quality not in self.qualities:
-            raise UsageError(f"quality {quality} is not offered (choose {self.qualities[0]}..{self.qualities[-1]})")
+    def encode(self, media: ImageData, quality: Quality) -> Payload:
+        """Code ``media`` at ``quality``: a trained level, or a value between two of them."""
+        return self.analyse(media).encode(quality)
+
+    def analyse(self, media: ImageData) -> AnalysedImage:
+        """Run the analysis transform once; the result codes the image at any quality.
+
+        The gain vectors act after the analysis transform, so a rate-control search that tries many
+        qualities pays for the expensive convolutions once.
+        """
         pixels = media.pixels
-        height, width, channels = pixels.shape
+        height, width, _ = pixels.shape
         if height * width > MAX_PIXELS:
             raise InputError(f"image is {width}x{height}: above the limit of {MAX_PIXELS} pixels")
         rgb8 = _to_rgb8(pixels, media.bit_depth)
-        grid = TileGrid(height, width)
-        z_streams, y_streams = [], []
-        est_bits = 0.0
-        boxes = grid.boxes()
+        boxes = TileGrid(height, width).boxes()
+        latents = []
         with torch.inference_mode():
-            for top, left, h, w in tqdm(boxes, desc="encode", disable=not sys.stderr.isatty(), delay=1.0):
-                z_bytes, y_bytes, bits = self._encode_tile(rgb8[top:top + h, left:left + w], quality - 1)
-                z_streams.append(z_bytes)
-                y_streams.append(y_bytes)
-                est_bits += bits
-        chunks = {CHUNK_Z: pack_streams(z_streams), CHUNK_Y: pack_streams(y_streams)}
-        if channels == 4:
-            alpha = pixels[:, :, 3]
-            chunks[CHUNK_ALPHA] = zlib.compress(np.ascontiguousarray(alpha).astype("<u2" if alpha.dtype == np.uint16
-                                                                                   else np.uint8).tobytes(), 9)
-        metadata: dict[str, Any] = {"width": width, "height": height, "channels": channels,
-                                    "bit_depth": media.bit_depth, "quality": quality, "tile": grid.tile,
-                                    "source_format": media.source_format}
-        return Payload(chunks=chunks, metadata=metadata, estimated_bits=est_bits)
+            for top, left, h, w in tqdm(boxes, desc="analyse", disable=not sys.stderr.isatty(), delay=1.0):
+                latents.append(self.model.g_a(_to_tensor(rgb8[top:top + h, left:left + w])))
+        return AnalysedImage(self, media, rgb8, latents)
 
-    def _encode_tile(self, rgb8: np.ndarray, qi: int) -> tuple[bytes, bytes, float]:
+    def check_quality(self, quality: Quality) -> Quality:
+        """``quality`` as it will be recorded: a trained level (int) or a value between two (float).
+
+        Fractional values are kept to hundredths, so the file records exactly what was used.
+        """
+        if isinstance(quality, bool) or not isinstance(quality, int | float) or not math.isfinite(quality):
+            raise UsageError(f"quality must be a number, not {quality!r}")
+        top = self.config.num_qualities
+        if not 1 <= quality <= top:
+            raise UsageError(f"quality {quality:g} is not offered (choose 1..{top}, fractions allowed)")
+        hundredths = round(float(quality) * 100)
+        return hundredths // 100 if hundredths % 100 == 0 else hundredths / 100
+
+    def gains(self, quality: Quality) -> tuple[Tensor, Tensor, float]:
+        """(gain, inverse gain, scale calibration factor) of a quality, trained or in between.
+
+        Between two trained levels the log-gains are interpolated linearly (Cui et al. 2021's
+        exponential interpolation of the gain vectors), which moves the rate continuously and
+        monotonically. The calibration factor, which decides the coding indices, is interpolated
+        with float64 arithmetic only, so encoder and decoder derive it identically everywhere.
+        """
         model = self.model
-        x = _to_tensor(rgb8)
-        q = torch.tensor([qi])
-        y = model.g_a(x) * model.gain_for(q)
+        lower = min(math.floor(quality), self.config.num_qualities) - 1
+        frac = float(quality) - (lower + 1)
+        if frac == 0.0:
+            q = torch.tensor([lower])
+            return model.gain_for(q), model.inv_gain_for(q), float(self.scale_factors[lower])
+        log_gain = (1 - frac) * model.gain[lower] + frac * model.gain[lower + 1]
+        log_inv = (1 - frac) * model.inv_gain[lower] + frac * model.inv_gain[lower + 1]
+        factors = self.scale_factors.tolist()
+        factor = (1.0 - frac) * factors[lower] + frac * factors[lower + 1]
+        return torch.exp(log_gain)[None, :, None, None], torch.exp(log_inv)[None, :, None, None], factor
+
+    def _encode_tile(self, y_unscaled: Tensor, quality: Quality) -> tuple[bytes, bytes, float]:
+        model = self.model
+        gain, _, factor = self.gains(quality)
+        y = y_unscaled * gain
         z_int = torch.round(model.h_a(y)).to(torch.int32)
-        scales, means = self._hyper(z_int, qi)
+        scales, means = self._hyper(z_int, factor)
         residual = torch.round(y.double() - means)
         symbols = residual.to(torch.int32).numpy()
         indices = gaussian.scale_to_index(scales.numpy())
@@ -156,10 +183,10 @@ class ImageCodec:
         bits = bits - torch.log2(model.entropy_bottleneck.likelihood(z_int.float())).sum()
         return z_bytes, y_bytes, float(bits)
 
-    def _hyper(self, z_int: Tensor, qi: int) -> tuple[Tensor, Tensor]:
+    def _hyper(self, z_int: Tensor, factor: float) -> tuple[Tensor, Tensor]:
         """(calibrated scales, means) of y in float64: the integer coding indices derive from these."""
         scales, means = self.h_s64(z_int.double()).chunk(2, dim=1)
-        return scales * self.scale_factors[qi], means
+        return scales * factor, means
 
     def _z_ids(self, shape: tuple[int, ...]) -> np.ndarray:
         _, c, h, w = shape
@@ -171,7 +198,7 @@ class ImageCodec:
         width, height = _meta_int(meta, "width", 1, 1 << 20), _meta_int(meta, "height", 1, 1 << 20)
         channels = _meta_int(meta, "channels", 1, 4)
         bit_depth = _meta_int(meta, "bit_depth", 8, 16)
-        quality = _meta_int(meta, "quality", 1, self.config.num_qualities)
+        quality = _meta_quality(meta, self.config.num_qualities)
         tile = _meta_int(meta, "tile", PAD, 1 << 16)
         if channels == 2 or bit_depth not in (8, 16) or tile % PAD:
             raise FormatError("image metadata is inconsistent (channels, bit depth or tile size)")
@@ -187,24 +214,74 @@ class ImageCodec:
         with torch.inference_mode():
             for (top, left, h, w), zb, yb in tqdm(list(zip(boxes, z_streams, y_streams, strict=False)), desc="decode",
                                                   disable=not sys.stderr.isatty(), delay=1.0):
-                rgb[top:top + h, left:left + w] = self._decode_tile(zb, yb, h, w, quality - 1)
+                rgb[top:top + h, left:left + w] = self._decode_tile(zb, yb, h, w, quality)
         return ImageData(pixels=_restore(rgb, channels, bit_depth, payload.chunks.get(CHUNK_ALPHA), height, width),
                          bit_depth=bit_depth, source_format=None)
 
-    def _decode_tile(self, z_bytes: bytes, y_bytes: bytes, h: int, w: int, qi: int) -> np.ndarray:
+    def _decode_tile(self, z_bytes: bytes, y_bytes: bytes, h: int, w: int, quality: Quality) -> np.ndarray:
         model = self.model
+        _, inv_gain, factor = self.gains(quality)
         ph, pw = _padded(h), _padded(w)
         z_shape = (1, self.config.N, ph // PAD, pw // PAD)
         z_np = table.decode_tables(z_bytes, self._z_ids(z_shape), self.z_tables).reshape(z_shape)
         z_int = torch.from_numpy(z_np.astype(np.int32))
-        scales, means = self._hyper(z_int, qi)
+        scales, means = self._hyper(z_int, factor)
         indices = gaussian.scale_to_index(scales.numpy())
         symbols = gaussian.decode_gaussian(y_bytes, indices)
         y_hat = (torch.from_numpy(symbols).double() + means).float()
-        y_hat = (y_hat * model.inv_gain_for(torch.tensor([qi]))).contiguous(memory_format=torch.channels_last)
+        y_hat = (y_hat * inv_gain).contiguous(memory_format=torch.channels_last)
         x_hat = model.g_s(y_hat)
         out = torch.round(x_hat[0, :, :h, :w].clamp(0, 1) * 255).to(torch.uint8)
         return out.permute(1, 2, 0).numpy()
+
+
+class AnalysedImage:
+    """An image after the analysis transform: codes it at any quality without re-running it."""
+
+    def __init__(self, codec: ImageCodec, media: ImageData, rgb8: np.ndarray, latents: list[Tensor]) -> None:
+        self.codec, self.media, self.rgb8, self.latents = codec, media, rgb8, latents
+
+    @property
+    def pixels(self) -> int:
+        return int(self.rgb8.shape[0] * self.rgb8.shape[1])
+
+    def encode(self, quality: Quality) -> Payload:
+        codec = self.codec
+        quality = codec.check_quality(quality)
+        pixels = self.media.pixels
+        height, width, channels = pixels.shape
+        z_streams, y_streams = [], []
+        est_bits = 0.0
+        with torch.inference_mode():
+            for y in self.latents:
+                z_bytes, y_bytes, bits = codec._encode_tile(y, quality)
+                z_streams.append(z_bytes)
+                y_streams.append(y_bytes)
+                est_bits += bits
+        chunks = {CHUNK_Z: pack_streams(z_streams), CHUNK_Y: pack_streams(y_streams)}
+        if channels == 4:
+            alpha = pixels[:, :, 3]
+            chunks[CHUNK_ALPHA] = zlib.compress(np.ascontiguousarray(alpha).astype("<u2" if alpha.dtype == np.uint16
+                                                                                   else np.uint8).tobytes(), 9)
+        metadata: dict[str, Any] = {"width": width, "height": height, "channels": channels,
+                                    "bit_depth": self.media.bit_depth, "quality": quality, "tile": TILE,
+                                    "source_format": self.media.source_format}
+        return Payload(chunks=chunks, metadata=metadata, estimated_bits=est_bits)
+
+    def psnr(self, decoded: ImageData) -> float:
+        """RGB PSNR (8-bit) of a decoding of this image, the measure ``--target-psnr`` uses."""
+        diff = self.rgb8.astype(np.float64) - _to_rgb8(decoded.pixels, decoded.bit_depth).astype(np.float64)
+        mse = float(np.mean(diff * diff))
+        return math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
+
+
+def _meta_quality(meta: dict[str, Any], top: int) -> Quality:
+    """The recorded quality: a trained level, or a value between two kept to hundredths."""
+    v = meta.get("quality")
+    if isinstance(v, bool) or not isinstance(v, int | float) or not (isinstance(v, int) or math.isfinite(v)) \
+            or not 1 <= v <= top or (isinstance(v, float) and round(v * 100) / 100 != v):
+        raise FormatError("image metadata 'quality' is missing or out of range")
+    return v
 
 
 def _meta_int(meta: dict[str, Any], key: str, lo: int, hi: int) -> int:
