@@ -205,3 +205,25 @@ def test_stage_picks_one_recorded_stage_of_a_card(tmp_path: Path) -> None:
             parse("--stage", bad)
     with pytest.raises(UsageError, match="needs --config"):
         config_from_args(parser.parse_args(["image", "--stage", "1", "--steps", "1"]))
+
+
+def test_gpu_stage_command_runs_on_cpu(tmp_path: Path) -> None:
+    """scripts/gpu-stage.sh end to end at tiny sizes: staged data in, shipped weights continued,
+    exported weights and a throughput line out, so it is known to run before a GPU is at hand."""
+    from ncodec.registry import shipped_asset
+
+    stage = tmp_path / "stage"
+    _make_images(stage / "train", count=3, size=96)
+    (stage / "dev").mkdir()
+    Image.open(shipped_asset("rocket.jpg")).convert("RGB").crop((0, 0, 512, 384)).save(stage / "dev" / "dev0.png")
+    env = {**os.environ, "DEVICE": "cpu", "BATCH": "2", "CROP": "64", "STEPS": "8", "COMPILE": "0",
+           "STAGE": str(stage), "RUN": str(tmp_path / "run"), "PYTHON": sys.executable}
+    export = tmp_path / "export"
+    run = subprocess.run(["bash", "scripts/gpu-stage.sh", "1", str(export)], capture_output=True, text=True,
+                         env=env, cwd=Path(__file__).resolve().parent.parent, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "throughput:" in run.stdout and "Mpx/s" in run.stdout, run.stdout
+    assert (export / "image_hyperprior.safetensors").is_file() and (export / "image_hyperprior.json").is_file()
+    from ncodec.codecs.image.codec import ImageCodec
+
+    ImageCodec.from_file(export / "image_hyperprior.safetensors")  # the export loads as a codec

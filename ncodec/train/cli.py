@@ -110,6 +110,11 @@ def train_main(args: argparse.Namespace) -> int:
             raise UsageError(f"training folder not found: {d}")
     task = make_task(config)
     summary = train(task)
+    rate = summary.get("steps_per_s")
+    if isinstance(rate, float) and config.modality == "image":
+        # Crop pixels through the networks per second, over every rank: the figure to compare
+        # GPU settings by (batch and crop sizes differ between runs, steps do not compare).
+        summary["megapixels_per_s"] = round(rate * config.batch_size * config.crop ** 2 * summary["world_size"] / 1e6, 2)
     print(json.dumps({k: v for k, v in summary.items() if k != "model"}))
     if args.export and int(os.environ.get("RANK", "0")) == 0:
         for path in task.export(summary["model"], args.export, summary):

@@ -28,6 +28,7 @@ from .config import TrainConfig
 from .task import TrainTask
 
 CHECKPOINT_NAME = "checkpoint.pt"
+THROUGHPUT_WARMUP_STEPS = 5
 MAX_CONSECUTIVE_BAD_STEPS = 20
 
 
@@ -149,6 +150,9 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
     running: dict[str, float] = {}
     count = 0
     skipped_steps = bad_steps = 0
+    # Throughput is timed from the WARMUP_STEPS-th step of this invocation, after compilation,
+    # autotuning and the first validation have settled, and counts only training steps.
+    first_step, timed_from, timed_steps, val_time = step, None, 0, 0.0
     try:
         while True:
             elapsed = time.monotonic() - t_start
@@ -183,6 +187,12 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
                     raise RuntimeError(f"training diverged: {bad_steps} consecutive steps with a "
                                        f"non-finite gradient (last at step {step})")
             step += 1
+            if step - first_step == THROUGHPUT_WARMUP_STEPS:
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize(device)
+                timed_from, timed_steps, val_time = time.monotonic(), 0, 0.0
+            elif timed_from is not None:
+                timed_steps += 1
             for k, v in metrics.items():
                 running[k] = running.get(k, 0.0) + v
             count += 1
@@ -199,15 +209,22 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
                     on_log({"step": step, "lr": lr, **avg})
                 running, count = {}, 0
             if ddp.is_main and config.val_every and step % config.val_every == 0:
+                val_start = time.monotonic()
                 val = task.validate(model)
+                val_time += time.monotonic() - val_start
                 if writer is not None:
                     writer.writerow([step, f"{elapsed:.1f}", f"{lr:.3g}", "", "", "", "", _fmt(val)])
             if ddp.is_main and time.monotonic() - last_ckpt > config.checkpoint_every_min * 60:
                 _save_checkpoint(ckpt_path, model, optimizer, step, time.monotonic() - t_start, config)
                 last_ckpt = time.monotonic()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize(device)
         elapsed = time.monotonic() - t_start
         summary: dict[str, Any] = {"steps": step, "wall_time_s": round(elapsed, 1), "world_size": ddp.world,
                                    "device": _device_name(device), "skipped_steps": skipped_steps}
+        if timed_from is not None and timed_steps > 0:
+            seconds = time.monotonic() - timed_from - val_time
+            summary["steps_per_s"] = round(timed_steps / max(seconds, 1e-9), 3)
         if ddp.is_main:
             _save_checkpoint(ckpt_path, model, optimizer, step, elapsed, config)
         ddp.barrier()
