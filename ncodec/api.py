@@ -151,14 +151,18 @@ def _encode_video(info: ModelInfo, media: Any, quality: int, time_limit: float |
 def encode_with_stats(media: Any, *, model: str | None = None, quality: int | float | None = None,
                       bitrate_kbps: float | None = None, time_limit: float | None = None,
                       device: str | None = None, progress: bool | None = None, max_bytes: int | None = None,
-                      target_bpp: float | None = None, target_psnr: float | None = None) -> EncodeResult:
+                      target_bpp: float | None = None, target_psnr: float | None = None,
+                      effort: int | str = 0) -> EncodeResult:
     """Encode ``media`` into ``.nc`` bytes, reporting the model's own size estimate too.
 
     ``quality`` is a trained level or, for the image codec, any value between two levels (kept to
     hundredths). ``max_bytes``, ``target_bpp`` and ``target_psnr`` (image codec, one at a time,
     instead of ``quality``) search for the quality that meets the target on this image: the highest
     whose whole file fits, or the lowest whose decoding reaches the PSNR (see
-    :mod:`ncodec.ratecontrol`); ``EncodeResult.chosen`` says what was chosen.
+    :mod:`ncodec.ratecontrol`); ``EncodeResult.chosen`` says what was chosen. ``effort`` (image
+    codec: 0 to 3, or ``"max"``) refines the image's latent before coding it: smaller files at the
+    same quality for more encoding time, decoded by the same decoder; with a target, the search
+    runs at effort 0 and the chosen quality is then refined, kept only if it still meets the target.
     ``time_limit`` (seconds) and ``device`` apply to the video codec, whose encoding is fitting:
     it stops early to meet the limit and still writes a valid file. ``progress`` shows a bar
     (default: when stderr is a terminal).
@@ -171,6 +175,8 @@ def encode_with_stats(media: Any, *, model: str | None = None, quality: int | fl
         raise UsageError(f"time limit and device apply to the video codec, not to '{info.name}'")
     if target.given and not info.fractional_quality:
         raise UsageError(f"size and PSNR targets apply to the image codec, not to '{info.name}'")
+    if effort != 0 and info.modality != "image":
+        raise UsageError(f"encode effort applies to the image codec, not to '{info.name}'")
     if target.given and (quality is not None or bitrate_kbps is not None):
         raise UsageError("give either a quality or a target, not both")
     if quality is not None and (isinstance(quality, bool) or not isinstance(quality, int | float)):
@@ -187,7 +193,7 @@ def encode_with_stats(media: Any, *, model: str | None = None, quality: int | fl
     if bitrate_kbps is not None:
         raise UsageError(f"model '{info.name}' takes --quality, not a bitrate")
     if info.modality == "image":
-        return _encode_image(info, _image_from(media), quality, target)
+        return _encode_image(info, _image_from(media), quality, target, effort)
     if quality is None:
         quality = info.default_quality
     if quality not in info.qualities or not isinstance(quality, int):
@@ -208,15 +214,18 @@ def _container_bytes(info: ModelInfo, digest: bytes, payload: Any) -> bytes:
     return write_container(header, payload.metadata, payload.chunks)
 
 
-def _encode_image(info: ModelInfo, image: Any, quality: int | float | None, target: Any) -> EncodeResult:
+def _encode_image(info: ModelInfo, image: Any, quality: int | float | None, target: Any,
+                  effort: int | str) -> EncodeResult:
     """One image at a quality, or at the quality a target search chooses."""
+    from ncodec.codecs.image.refine import effort_level
     from ncodec.ratecontrol import Trial, search_quality
 
     codec, digest = load_codec(info)
     quality = codec.check_quality(info.default_quality if quality is None else quality)
+    level = effort_level(effort)
     analysed = codec.analyse(image)
     if not target.given:
-        payload = analysed.encode(quality)
+        payload = analysed.encode(quality, level)
         return EncodeResult(data=_container_bytes(info, digest, payload), model=info.name,
                             quality=payload.metadata["quality"], estimated_bits=payload.estimated_bits)
     bits: dict[int | float, float | None] = {}
@@ -228,6 +237,14 @@ def _encode_image(info: ModelInfo, image: Any, quality: int | float | None, targ
         return Trial(quality=q, data=_container_bytes(info, digest, payload), psnr=psnr)
 
     best = search_quality(trial_at, target, codec.config.num_qualities, analysed.pixels)
+    if level:
+        payload = analysed.encode(best.quality, level)
+        psnr = analysed.psnr(codec.decode(payload)) if target.needs_psnr else None
+        refined = Trial(quality=best.quality, data=_container_bytes(info, digest, payload), psnr=psnr)
+        limit = target.byte_limit(analysed.pixels)
+        if (len(refined.data) <= limit) if limit is not None else (psnr is not None and psnr >= target.psnr):
+            best = refined
+            bits[best.quality] = payload.estimated_bits
     achieved = f"{best.psnr:.2f} dB" if best.psnr is not None else \
         f"{len(best.data):,} bytes, {8 * len(best.data) / analysed.pixels:.4f} bpp"
     return EncodeResult(data=best.data, model=info.name, quality=best.quality, estimated_bits=bits[best.quality],
@@ -237,11 +254,11 @@ def _encode_image(info: ModelInfo, image: Any, quality: int | float | None, targ
 def encode(media: Any, *, model: str | None = None, quality: int | float | None = None,
            bitrate_kbps: float | None = None, time_limit: float | None = None,
            device: str | None = None, max_bytes: int | None = None, target_bpp: float | None = None,
-           target_psnr: float | None = None) -> bytes:
+           target_psnr: float | None = None, effort: int | str = 0) -> bytes:
     """Encode ``media`` into the bytes of a ``.nc`` file (see :func:`encode_with_stats`)."""
     return encode_with_stats(media, model=model, quality=quality, bitrate_kbps=bitrate_kbps,
                              time_limit=time_limit, device=device, max_bytes=max_bytes,
-                             target_bpp=target_bpp, target_psnr=target_psnr).data
+                             target_bpp=target_bpp, target_psnr=target_psnr, effort=effort).data
 
 
 def _open(data: bytes) -> tuple[Container, ModelInfo]:
@@ -335,7 +352,7 @@ def encode_file(input_path: StrPath, output_path: StrPath, *, model: str | None 
                 quality: int | float | None = None, bitrate_kbps: float | None = None,
                 overwrite: bool = False, time_limit: float | None = None, device: str | None = None,
                 progress: bool | None = None, max_bytes: int | None = None, target_bpp: float | None = None,
-                target_psnr: float | None = None) -> EncodeResult:
+                target_psnr: float | None = None, effort: int | str = 0) -> EncodeResult:
     """Encode a media file into a ``.nc`` file, written atomically (no partial file on failure).
 
     The keyword arguments are those of :func:`encode_with_stats`.
@@ -356,7 +373,7 @@ def encode_file(input_path: StrPath, output_path: StrPath, *, model: str | None 
     chosen = by_name(model) if model is not None else None
     if chosen is not None and chosen.modality == "test":
         result = encode_with_stats(_read_bytes(input_path), model=model, quality=quality, bitrate_kbps=bitrate_kbps,
-                                   **targets)
+                                   effort=effort, **targets)
     else:
         from ncodec.media.probe import detect_modality
 
@@ -373,14 +390,15 @@ def encode_file(input_path: StrPath, output_path: StrPath, *, model: str | None 
             raise UsageError(f"'{input_path}' is {modality}, but model '{chosen.name}' codes {chosen.modality}")
         if modality == "audio":
             result = encode_with_stats(Path(input_path), model=(chosen or default_model("audio")).name,
-                                       quality=quality, bitrate_kbps=bitrate_kbps, **targets)
+                                       quality=quality, bitrate_kbps=bitrate_kbps, effort=effort, **targets)
         elif modality == "image":
             result = encode_with_stats(_image_from(str(input_path)), model=model, quality=quality,
-                                       bitrate_kbps=bitrate_kbps, time_limit=time_limit, device=device, **targets)
+                                       bitrate_kbps=bitrate_kbps, time_limit=time_limit, device=device,
+                                       effort=effort, **targets)
         else:
             result = encode_with_stats(Path(input_path), model=(chosen or default_model("video")).name,
                                        quality=quality, bitrate_kbps=bitrate_kbps, time_limit=time_limit,
-                                       device=device, progress=progress, **targets)
+                                       device=device, progress=progress, effort=effort, **targets)
             if _has_audio_stream(input_path):
                 result = replace(result, warnings=(
                     f"the sound track of '{input_path}' is not coded (code it with --model audio-rvq)",))

@@ -8,7 +8,7 @@ it), so the photos travel as a compact lossless copy in the git-ignored ``data/i
 Lossless, because the high qualities are trained to reproduce fine detail that a lossy copy
 would already have removed. The default budget keeps the repository (about 30 MB) and the staged
 data within 64 MiB together, a common limit on what a remote GPU job may carry; 34 MB holds the
-10 dev photos and about 100 of the 164 training photos.
+10 dev photos and 115 of the 164 training photos.
 
     python scripts/stage-image-data.py [--out data/image-stage] [--max-mb 34]
 """

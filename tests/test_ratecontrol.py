@@ -159,3 +159,57 @@ def test_cli_targets_say_what_they_chose(tmp_path: Path, photo: np.ndarray) -> N
     frac = subprocess.run([sys.executable, "-m", "ncodec", "encode", str(src), str(tmp_path / "f.nc"), "-q", "2.5"],
                           capture_output=True, text=True)
     assert frac.returncode == 0 and "q2.5" in frac.stdout
+
+
+# ------------------------------------------------------------------------------ encode effort
+def test_effort_codes_a_cheaper_latent_that_the_same_decoder_reads(photo: np.ndarray) -> None:
+    from ncodec.registry import by_name, load_codec
+
+    image = ImageData(np.ascontiguousarray(photo[:128, :128]), 8, None)
+    plain = api.encode(image, model=MODEL, quality=4)
+    refined = api.encode(image, model=MODEL, quality=4, effort=2)
+    assert refined != plain
+    assert api.info(refined)["metadata"]["effort"] == 2 and "effort" not in api.info(plain)["metadata"]
+    assert api.encode(image, model=MODEL, quality=4, effort=0) == plain  # effort 0 is the one pass
+    # The refined file decodes, and its rate-distortion cost (lambda * 255^2 * MSE + bpp, from the
+    # real file size) is lower than the one pass's: the objective the refinement optimises.
+    codec, _ = load_codec(by_name(MODEL))
+    lam = codec.config.lambdas[3]
+    pixels = 128 * 128
+
+    def cost(data: bytes) -> float:
+        out = api.decode(data).pixels.astype(np.float64)
+        mse = float(np.mean((out - image.pixels.astype(np.float64)) ** 2)) / 255.0**2
+        return lam * 255.0**2 * mse + 8 * len(data) / pixels
+
+    assert cost(refined) < cost(plain)
+
+
+def test_effort_max_and_bad_efforts(photo: np.ndarray) -> None:
+    image = ImageData(np.ascontiguousarray(photo[:64, :64]), 8, None)
+    from ncodec.codecs.image.refine import MAX_EFFORT
+
+    assert api.info(api.encode(image, model=MODEL, quality=2, effort="max"))["metadata"]["effort"] == MAX_EFFORT
+    for bad in (-1, MAX_EFFORT + 1, "fast", 1.5):
+        with pytest.raises(UsageError):
+            api.encode(image, model=MODEL, quality=2, effort=bad)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="image codec"):
+        api.encode(b"abc", model="test-raw", effort=1)
+
+
+def test_effort_output_is_the_same_across_processes_and_thread_counts(photo: np.ndarray, tmp_path: Path) -> None:
+    from PIL import Image
+
+    src = tmp_path / "crop.png"
+    Image.fromarray(np.ascontiguousarray(photo[:96, :128])).save(src)
+    script = ("import sys, hashlib, torch; torch.set_num_threads(int(sys.argv[2])); from ncodec import api; "
+              "print(hashlib.sha256(api.encode(sys.argv[1], quality=3.5, effort=1)).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", script, str(src), str(threads)], capture_output=True,
+                              text=True, check=True).stdout.strip() for threads in (1, 2, 4)}
+    assert len(digests) == 1, digests
+
+
+def test_effort_with_a_size_target_still_meets_it(photo: np.ndarray) -> None:
+    image = ImageData(np.ascontiguousarray(photo[:128, :128]), 8, None)
+    result = api.encode_with_stats(image, model=MODEL, max_bytes=1500, effort=1)
+    assert len(result.data) <= 1500

@@ -35,7 +35,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     result = api.encode_file(args.input, args.output, model=args.model, quality=args.quality,
                              bitrate_kbps=args.bitrate, overwrite=args.force, time_limit=args.time_limit,
                              device=args.device, max_bytes=args.max_bytes, target_bpp=args.target_bpp,
-                             target_psnr=args.target_psnr)
+                             target_psnr=args.target_psnr, effort=args.effort)
     for line in result.warnings:
         print(f"{PROG}: warning: {line}", file=sys.stderr)
     if result.chosen:
@@ -112,6 +112,15 @@ def _quality_arg(text: str) -> int | float:
     return int(value) if value.is_integer() else value
 
 
+def _effort_arg(text: str) -> int | str:
+    if text == "max":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an effort level (a whole number or 'max')") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Neural media codecs for images, audio and video.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -130,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="image: the highest quality whose file is at most X bits per pixel")
     rate.add_argument("--target-psnr", type=float, metavar="DB",
                       help="image: the lowest quality whose decoding reaches DB dB RGB PSNR")
+    p.add_argument("--effort", type=_effort_arg, default=0, metavar="N|max",
+                   help="image: refine the latent for smaller files at the same quality "
+                        "(0 = one pass, the default; 1..3 or max take longer)")
     p.add_argument("--model", "-m", help="model name (default: the modality's default model)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite the output")
     p.add_argument("--time-limit", type=float, metavar="SECONDS",

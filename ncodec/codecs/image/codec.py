@@ -42,6 +42,7 @@ from ncodec.errors import FormatError, InputError, UsageError
 from ncodec.media.image import MAX_PIXELS, ImageData
 
 from .model import ImageModelConfig, MeanScaleHyperprior
+from .refine import EFFORT_STEPS, effort_level, interpolated_lambda, refine_latent
 from .weights import load_tensors, split_state
 
 TILE = 1024
@@ -111,9 +112,12 @@ class ImageCodec:
         return list(range(1, self.config.num_qualities + 1))
 
     # ----------------------------------------------------------------------------------- encode
-    def encode(self, media: ImageData, quality: Quality) -> Payload:
-        """Code ``media`` at ``quality``: a trained level, or a value between two of them."""
-        return self.analyse(media).encode(quality)
+    def encode(self, media: ImageData, quality: Quality, effort: int | str = 0) -> Payload:
+        """Code ``media`` at ``quality`` (a trained level, or a value between two of them).
+
+        ``effort`` above 0 refines the latent of this image before coding it (see refine.py).
+        """
+        return self.analyse(media).encode(quality, effort)
 
     def analyse(self, media: ImageData) -> AnalysedImage:
         """Run the analysis transform once; the result codes the image at any quality.
@@ -166,12 +170,18 @@ class ImageCodec:
         factor = (1.0 - frac) * factors[lower] + frac * factors[lower + 1]
         return torch.exp(log_gain)[None, :, None, None], torch.exp(log_inv)[None, :, None, None], factor
 
-    def _encode_tile(self, y_unscaled: Tensor, quality: Quality) -> tuple[bytes, bytes, float]:
+    def _encode_tile(self, y_unscaled: Tensor, quality: Quality, refine_steps: int = 0,
+                     pixels: np.ndarray | None = None) -> tuple[bytes, bytes, float]:
         model = self.model
-        gain, _, factor = self.gains(quality)
+        gain, inv_gain, factor = self.gains(quality)
         y = y_unscaled * gain
         z_int = torch.round(model.h_a(y)).to(torch.int32)
         scales, means = self._hyper(z_int, factor)
+        if refine_steps:
+            assert pixels is not None
+            x = torch.from_numpy(pixels).permute(2, 0, 1)[None].float().div(255.0)
+            lam = interpolated_lambda(self.config.lambdas, float(quality))
+            y = refine_latent(model, y, means.float(), scales.float(), inv_gain, x, lam, refine_steps)
         residual = torch.round(y.double() - means)
         symbols = residual.to(torch.int32).numpy()
         indices = gaussian.scale_to_index(scales.numpy())
@@ -199,6 +209,8 @@ class ImageCodec:
         channels = _meta_int(meta, "channels", 1, 4)
         bit_depth = _meta_int(meta, "bit_depth", 8, 16)
         quality = _meta_quality(meta, self.config.num_qualities)
+        if "effort" in meta:
+            _meta_int(meta, "effort", 1, 1 << 16)
         tile = _meta_int(meta, "tile", PAD, 1 << 16)
         if channels == 2 or bit_depth not in (8, 16) or tile % PAD:
             raise FormatError("image metadata is inconsistent (channels, bit depth or tile size)")
@@ -240,21 +252,24 @@ class AnalysedImage:
 
     def __init__(self, codec: ImageCodec, media: ImageData, rgb8: np.ndarray, latents: list[Tensor]) -> None:
         self.codec, self.media, self.rgb8, self.latents = codec, media, rgb8, latents
+        self.boxes = TileGrid(rgb8.shape[0], rgb8.shape[1]).boxes()
 
     @property
     def pixels(self) -> int:
         return int(self.rgb8.shape[0] * self.rgb8.shape[1])
 
-    def encode(self, quality: Quality) -> Payload:
+    def encode(self, quality: Quality, effort: int | str = 0) -> Payload:
         codec = self.codec
         quality = codec.check_quality(quality)
+        level = effort_level(effort)
         pixels = self.media.pixels
         height, width, channels = pixels.shape
         z_streams, y_streams = [], []
         est_bits = 0.0
         with torch.inference_mode():
-            for y in self.latents:
-                z_bytes, y_bytes, bits = codec._encode_tile(y, quality)
+            for y, (top, left, h, w) in zip(self.latents, self.boxes, strict=True):
+                z_bytes, y_bytes, bits = codec._encode_tile(y, quality, EFFORT_STEPS[level],
+                                                            self.rgb8[top:top + h, left:left + w])
                 z_streams.append(z_bytes)
                 y_streams.append(y_bytes)
                 est_bits += bits
@@ -266,6 +281,8 @@ class AnalysedImage:
         metadata: dict[str, Any] = {"width": width, "height": height, "channels": channels,
                                     "bit_depth": self.media.bit_depth, "quality": quality, "tile": TILE,
                                     "source_format": self.media.source_format}
+        if level:
+            metadata["effort"] = level  # recorded for the user; decoding does not need it
         return Payload(chunks=chunks, metadata=metadata, estimated_bits=est_bits)
 
     def psnr(self, decoded: ImageData) -> float:
