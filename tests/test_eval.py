@@ -489,3 +489,26 @@ def test_results_only_refreshes_the_named_sets() -> None:
     assert new == old.replace("V1", "V2")
     appended = replace_sections(old, ["## d (video): q\n\nD\n"])
     assert appended.startswith(old.rstrip("\n")) and appended.endswith("## d (video): q\n\nD\n")
+
+
+def test_effort_variants_are_curves_of_their_own_compared_with_the_one_pass(tmp_path: Path) -> None:
+    data, out = tmp_path / "photos", tmp_path / "out"
+    _image_set(data)
+    seen: list[str] = []
+    fake = FakeCodec()
+
+    def encode(media: Any, model: str, quality: int) -> tuple[bytes, float | None]:
+        seen.append(model)
+        # "effort" here halves the step: another point set, compared with the one pass's curve
+        return fake.encode(media, model, quality + (1 if "+effort" in model else 0))
+
+    backend = CallableBackend(encode, fake.decode, [ModelSpec("fake", "image", (1, 2, 3))])
+    run_eval("image", data, out, models=["fake", "fake+effort2"], baselines=[], backend=backend, progress=False,
+             plot=False)
+    assert set(seen) == {"fake", "fake+effort2"}
+    with open(out / "bdrate.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["metric"] == "psnr_rgb"]
+    row = next(r for r in rows if (r["test"], r["anchor"]) == ("ncodec:fake+effort2", "ncodec:fake"))
+    assert row["group"] == "effort vs one pass" and math.isfinite(float(row["bd_rate_pchip_pct"]))
+    with pytest.raises(UsageError, match="no image model 'nope'"):
+        run_eval("image", data, out, models=["nope+effort1"], baselines=[], backend=backend, progress=False)

@@ -26,6 +26,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-files", type=int, default=None, metavar="N", help="only the first N files (by name)")
     parser.add_argument("--qualities", type=int, nargs="+", default=None, metavar="Q",
                         help="only these qualities of the ncodec models (default: all they offer)")
+    parser.add_argument("--efforts", type=int, nargs="+", default=None, metavar="E",
+                        help="image: evaluate the models at these encode efforts, each its own curve "
+                             "(named MODEL+effortE; default: effort 0 only)")
     parser.add_argument("--match", default=None, metavar="PATTERN",
                         help="only files whose names match this shell pattern (e.g. 'speech__*')")
     parser.add_argument("--reference", default=None, metavar="JSON",
@@ -45,12 +48,22 @@ def eval_main(args: argparse.Namespace) -> int:
         raise UsageError("--max-files must be at least 1")
     out = args.out or f"eval-{args.modality}-{Path(args.data_dir).resolve().name}"
     settings = None
+    models = args.models
+    if args.efforts:
+        from ncodec import registry
+        from ncodec.eval.points import with_effort
+
+        if args.modality != "image":
+            raise UsageError("--efforts applies to image evaluation")
+        names = models if models is not None else [m.name for m in registry.list_models("image")
+                                                   if not m.test_only and m.is_available()]
+        models = [with_effort(name, e) for name in names for e in args.efforts]
     if args.qualities:
         from ncodec import registry
 
-        names = args.models if args.models is not None else [m.name for m in registry.list_models(args.modality)]
+        names = models if models is not None else [m.name for m in registry.list_models(args.modality)]
         settings = {name: list(args.qualities) for name in names}
-    report = run_eval(args.modality, args.data_dir, out, models=args.models, baselines=args.baselines,
+    report = run_eval(args.modality, args.data_dir, out, models=models, baselines=args.baselines,
                       max_files=args.max_files, reference=args.reference, progress=not args.quiet,
                       resume=not args.no_resume, plot=not args.no_plot, match=args.match,
                       settings=settings)

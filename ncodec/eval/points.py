@@ -38,6 +38,19 @@ class ModelSpec:
     test_only: bool = False
 
 
+EFFORT_MARK = "+effort"  # "image-hyperprior+effort2": the model at encode effort 2, its own curve
+
+
+def split_effort(name: str) -> tuple[str, int]:
+    """(model name, effort) of an evaluated codec name; effort 0 when the name has no mark."""
+    base, mark, level = name.partition(EFFORT_MARK)
+    return (base, int(level)) if mark and level.isdigit() else (name, 0)
+
+
+def with_effort(name: str, effort: int) -> str:
+    return name if effort == 0 else f"{name}{EFFORT_MARK}{effort}"
+
+
 class NcodecBackend(Protocol):
     """The ncodec side of an evaluation: the registered models and the encode/decode round trip."""
 
@@ -69,7 +82,8 @@ class ApiBackend:
     def encode(self, media: Any, model: str, quality: int) -> tuple[bytes, float | None]:
         from ncodec import api
 
-        result = api.encode_with_stats(media, model=model, quality=quality)
+        name, effort = split_effort(model)
+        result = api.encode_with_stats(media, model=name, quality=quality, effort=effort)
         return result.data, result.estimated_bits
 
     def decode(self, data: bytes) -> Any:

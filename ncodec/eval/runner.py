@@ -22,6 +22,7 @@ be read are listed as skipped (with the :class:`~ncodec.errors.InputError` messa
 from __future__ import annotations
 
 import csv
+import dataclasses
 import fnmatch
 import json
 import math
@@ -47,6 +48,7 @@ from ncodec.eval.points import (
     is_finite_number,
     measure_baseline,
     measure_ncodec,
+    split_effort,
 )
 
 MODALITIES = ("image", "audio", "video")
@@ -237,12 +239,13 @@ def _resolve_models(modality: str, backend: NcodecBackend, models: Sequence[str]
     by_name = {m.name: m for m in registered}
     out: list[ModelSpec] = []
     for name in models:
-        if name not in by_name:
+        base, effort = split_effort(name)
+        if base not in by_name:
             known = ", ".join(sorted(by_name)) or "none"
-            raise UsageError(f"no {modality} model '{name}' (registered: {known})")
-        if not by_name[name].available:
-            raise UsageError(f"model '{name}' has no installed weights")
-        out.append(by_name[name])
+            raise UsageError(f"no {modality} model '{base}' (registered: {known})")
+        if not by_name[base].available:
+            raise UsageError(f"model '{base}' has no installed weights")
+        out.append(dataclasses.replace(by_name[base], name=name) if effort else by_name[base])
     return out, []
 
 
@@ -521,6 +524,9 @@ def bd_table(modality: str, points: Sequence[Point], models: Sequence[str], base
     anchor = ANCHORS[modality]
     pairs: list[tuple[str, str, str]] = [(m, b, "ncodec vs baseline") for m in model_codecs for b in base]
     pairs += [(b, anchor, "baseline vs anchor") for b in base if b != anchor and anchor in present]
+    # Each encode effort against the same model's one pass: what the extra encoding time buys.
+    pairs += [(m, f"ncodec:{split_effort(m[len('ncodec:'):])[0]}", "effort vs one pass") for m in model_codecs
+              if split_effort(m[len("ncodec:"):])[1] and f"ncodec:{split_effort(m[len('ncodec:'):])[0]}" in present]
     rows: list[dict[str, Any]] = []
     for metric, sign, label in BD_METRICS[modality]:
         for test, anc, group in pairs:
