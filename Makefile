@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-props lint install clean bench results
+.PHONY: demo test test-slow test-props lint install clean bench results fuzz reliability golden
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -34,6 +34,22 @@ test-slow: $(STAMP)
 test-props: $(STAMP)
 	NCODEC_HYPOTHESIS_PROFILE=explore NCODEC_PROPS_SCALE=30 $(BIN)/pytest -q -p no:cacheprovider \
 		tests/test_entropy_props.py tests/test_container.py
+
+# The documented fuzz run: 100,000 coverage-guided inputs per registered model (atheris, a
+# development tool installed here only), findings and figures in runs/fuzz (docs/RELIABILITY.md).
+FUZZ_RUNS ?= 100000
+fuzz: $(STAMP)
+	$(BIN)/pip install --quiet 'atheris>=2.3'
+	$(BIN)/python -m ncodec.fuzz --engine atheris --runs $(FUZZ_RUNS) --out runs/fuzz
+
+# The reliability suite in full: every truncation and every bit flip of each model's largest
+# golden file, and 5,000 mutants per model (make test runs a sample of each).
+reliability: $(STAMP)
+	NCODEC_RELIABILITY_FULL=1 $(BIN)/pytest -q tests/test_reliability.py
+
+# Regenerate the golden files after a deliberate change (new weights or a new model).
+golden: $(STAMP)
+	$(BIN)/python -m ncodec.fuzz.seeds --write tests/golden/models
 
 bench: $(STAMP)
 	$(BIN)/ncodec bench

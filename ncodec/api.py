@@ -26,6 +26,7 @@ import numpy as np
 from ncodec.container import atomic
 from ncodec.container.format import Container, ContainerHeader, Modality, read_container, write_container
 from ncodec.errors import FormatError, InputError, ModelMismatchError, UsageError
+from ncodec.limits import Limits
 from ncodec.registry import ModelInfo, by_id, by_name, default_model, load_codec
 
 CODER_ID = 1  # ncodec.entropy's ANS coder; its format version goes in coder_version
@@ -132,12 +133,13 @@ def _encode_audio(info: ModelInfo, media: Any, quality: int | float | None, bitr
 
 
 def _encode_video(info: ModelInfo, media: Any, quality: int, time_limit: float | None,
-                  device: str | None, progress: bool | None) -> EncodeResult:
+                  device: str | None, progress: bool | None, limits: Limits) -> EncodeResult:
     from ncodec.codecs.video.codec import EncodeOptions
     from ncodec.media.video import VideoData, read_video
 
     if isinstance(media, str | os.PathLike):
         media = read_video(media)
+    limits.check_media(media)
     if not isinstance(media, VideoData):
         raise InputError(f"the video codec takes a path or ncodec.media.VideoData, not {type(media).__name__}")
     codec, digest = load_codec(info)
@@ -152,7 +154,7 @@ def encode_with_stats(media: Any, *, model: str | None = None, quality: int | fl
                       bitrate_kbps: float | None = None, time_limit: float | None = None,
                       device: str | None = None, progress: bool | None = None, max_bytes: int | None = None,
                       target_bpp: float | None = None, target_psnr: float | None = None,
-                      effort: int | str = 0) -> EncodeResult:
+                      effort: int | str = 0, limits: Limits | None = None) -> EncodeResult:
     """Encode ``media`` into ``.nc`` bytes, reporting the model's own size estimate too.
 
     ``quality`` is a trained level or, for the image codec, any value between two levels (kept to
@@ -170,7 +172,10 @@ def encode_with_stats(media: Any, *, model: str | None = None, quality: int | fl
     from ncodec.ratecontrol import Target
 
     target = Target(max_bytes=max_bytes, bpp=target_bpp, psnr=target_psnr)
+    limits = limits or Limits()
     info = _resolve_model(media, model)
+    if isinstance(media, str | os.PathLike) and info.modality in ("image", "audio", "video"):
+        limits.check_input_file(media, info.modality)
     if info.modality != "video" and (time_limit is not None or device is not None):
         raise UsageError(f"time limit and device apply to the video codec, not to '{info.name}'")
     if target.given and not info.fractional_quality:
@@ -189,11 +194,14 @@ def encode_with_stats(media: Any, *, model: str | None = None, quality: int | fl
 
             with AudioBlocks(media) as blocks:
                 return _encode_audio(info, blocks, quality, bitrate_kbps)
+        limits.check_media(media)
         return _encode_audio(info, media, quality, bitrate_kbps)
     if bitrate_kbps is not None:
         raise UsageError(f"model '{info.name}' takes --quality, not a bitrate")
     if info.modality == "image":
-        return _encode_image(info, _image_from(media), quality, target, effort)
+        image = _image_from(media)
+        limits.check_media(image)
+        return _encode_image(info, image, quality, target, effort)
     if quality is None:
         quality = info.default_quality
     if quality not in info.qualities or not isinstance(quality, int):
@@ -201,7 +209,7 @@ def encode_with_stats(media: Any, *, model: str | None = None, quality: int | fl
         raise UsageError(f"quality {quality:g} is not offered by '{info.name}' "
                          f"(choose {qs[0]}..{qs[-1]})" if qs else f"model '{info.name}' has no qualities installed")
     if info.modality == "video":
-        return _encode_video(info, media, quality, time_limit, device, progress)
+        return _encode_video(info, media, quality, time_limit, device, progress, limits)
     codec, digest = load_codec(info)
     payload = codec.encode(media, quality)
     data = _container_bytes(info, digest, payload)
@@ -254,11 +262,11 @@ def _encode_image(info: ModelInfo, image: Any, quality: int | float | None, targ
 def encode(media: Any, *, model: str | None = None, quality: int | float | None = None,
            bitrate_kbps: float | None = None, time_limit: float | None = None,
            device: str | None = None, max_bytes: int | None = None, target_bpp: float | None = None,
-           target_psnr: float | None = None, effort: int | str = 0) -> bytes:
+           target_psnr: float | None = None, effort: int | str = 0, limits: Limits | None = None) -> bytes:
     """Encode ``media`` into the bytes of a ``.nc`` file (see :func:`encode_with_stats`)."""
     return encode_with_stats(media, model=model, quality=quality, bitrate_kbps=bitrate_kbps,
                              time_limit=time_limit, device=device, max_bytes=max_bytes,
-                             target_bpp=target_bpp, target_psnr=target_psnr, effort=effort).data
+                             target_bpp=target_bpp, target_psnr=target_psnr, effort=effort, limits=limits).data
 
 
 def _open(data: bytes) -> tuple[Container, ModelInfo]:
@@ -270,9 +278,10 @@ def _open(data: bytes) -> tuple[Container, ModelInfo]:
     return container, info
 
 
-def _checked_payload(data: bytes) -> tuple[Container, Any, dict[str, bytes]]:
+def _checked_payload(data: bytes, limits: Limits | None = None) -> tuple[Container, Any, dict[str, bytes]]:
     """(container, the codec that made it, its chunks), after every check that decoding needs."""
     container, info = _open(bytes(data))
+    (limits or Limits()).check_metadata(info.modality, container.metadata)
     if container.header.coder_id != CODER_ID or container.header.coder_version != _coder_version():
         raise ModelMismatchError(f"file uses entropy coder {container.header.coder_id} version "
                                  f"{container.header.coder_version}; this ncodec has {CODER_ID} "
@@ -285,11 +294,14 @@ def _checked_payload(data: bytes) -> tuple[Container, Any, dict[str, bytes]]:
     return container, codec, container.check_known(codec.known_chunks)
 
 
-def decode(data: bytes) -> Any:
-    """Decode ``.nc`` bytes back to media (see the module docstring for the types)."""
+def decode(data: bytes, *, limits: Limits | None = None) -> Any:
+    """Decode ``.nc`` bytes back to media (see the module docstring for the types).
+
+    ``limits`` refuses files that declare more pixels, samples or frames (:class:`LimitError`).
+    """
     from ncodec.codecs.base import Payload
 
-    container, codec, chunks = _checked_payload(data)
+    container, codec, chunks = _checked_payload(data, limits)
     return codec.decode(Payload(chunks=chunks, metadata=container.metadata))
 
 
@@ -306,13 +318,12 @@ def info(data: bytes) -> dict[str, Any]:
     }
     if "quality" in meta:
         out["quality"] = meta["quality"]
-    if model_info.modality == "image" and isinstance(meta.get("width"), int) and isinstance(meta.get("height"), int):
+    if model_info.modality == "image" and _positive_ints(meta, "width", "height"):
         pixels = meta["width"] * meta["height"]
         out["media"] = f"{meta['width']}x{meta['height']}x{meta.get('channels', '?')}"
         out["bpp"] = round(8 * container.total_size / pixels, 5)
         out["rate"] = f"{out['bpp']:.4f} bpp"
-    elif model_info.modality == "audio" and isinstance(meta.get("samples"), int) and \
-            isinstance(meta.get("sample_rate"), int) and meta["sample_rate"] > 0:
+    elif model_info.modality == "audio" and _positive_ints(meta, "samples", "sample_rate"):
         seconds = meta["samples"] / meta["sample_rate"]
         out["media"] = f"{seconds:.2f} s, {meta['sample_rate']} Hz, {meta.get('channels', '?')} ch"
         out["seconds"] = round(seconds, 4)
@@ -320,8 +331,7 @@ def info(data: bytes) -> dict[str, Any]:
         out["nominal_kbps"] = meta.get("kbps")
         out["codebooks"] = [meta.get("k"), meta.get("ks")]
         out["rate"] = f"{out['kbps']:.2f} kbps real (nominal {meta.get('kbps')} kbps)"
-    elif model_info.modality == "video" and all(isinstance(meta.get(k), int) and meta[k] > 0
-                                                 for k in ("width", "height", "frames")):
+    elif model_info.modality == "video" and _positive_ints(meta, "width", "height", "frames"):
         pixels = meta["width"] * meta["height"] * meta["frames"]
         out["media"] = f"{meta['width']}x{meta['height']}, {meta['frames']} frames at {meta.get('fps')} fps"
         out["frames"] = meta["frames"]
@@ -331,6 +341,12 @@ def info(data: bytes) -> dict[str, Any]:
     elif model_info.modality == "test":
         out["media"] = f"{meta.get('length', '?')} bytes"
     return out
+
+
+def _positive_ints(meta: dict[str, Any], *keys: str) -> bool:
+    """Whether ``meta`` holds each key as a positive int: ``info`` describes only sizes that make
+    sense (a hostile file may declare anything; ``decode`` refuses it with the reason)."""
+    return all(isinstance(meta.get(k), int) and not isinstance(meta.get(k), bool) and meta[k] > 0 for k in keys)
 
 
 def _crc(data: bytes) -> int:
@@ -352,7 +368,8 @@ def encode_file(input_path: StrPath, output_path: StrPath, *, model: str | None 
                 quality: int | float | None = None, bitrate_kbps: float | None = None,
                 overwrite: bool = False, time_limit: float | None = None, device: str | None = None,
                 progress: bool | None = None, max_bytes: int | None = None, target_bpp: float | None = None,
-                target_psnr: float | None = None, effort: int | str = 0) -> EncodeResult:
+                target_psnr: float | None = None, effort: int | str = 0,
+                limits: Limits | None = None) -> EncodeResult:
     """Encode a media file into a ``.nc`` file, written atomically (no partial file on failure).
 
     The keyword arguments are those of :func:`encode_with_stats`.
@@ -373,11 +390,12 @@ def encode_file(input_path: StrPath, output_path: StrPath, *, model: str | None 
     chosen = by_name(model) if model is not None else None
     if chosen is not None and chosen.modality == "test":
         result = encode_with_stats(_read_bytes(input_path), model=model, quality=quality, bitrate_kbps=bitrate_kbps,
-                                   effort=effort, **targets)
+                                   effort=effort, limits=limits, **targets)
     else:
         from ncodec.media.probe import detect_modality
 
         modality = detect_modality(input_path)
+        (limits or Limits()).check_input_file(input_path, modality)
         if chosen is not None and chosen.modality == "audio" and modality == "video":
             modality = "audio"  # the sound track of a video file, asked for by naming the audio model
         if chosen is not None and chosen.modality == "audio" and modality != "audio":
@@ -390,15 +408,15 @@ def encode_file(input_path: StrPath, output_path: StrPath, *, model: str | None 
             raise UsageError(f"'{input_path}' is {modality}, but model '{chosen.name}' codes {chosen.modality}")
         if modality == "audio":
             result = encode_with_stats(Path(input_path), model=(chosen or default_model("audio")).name,
-                                       quality=quality, bitrate_kbps=bitrate_kbps, effort=effort, **targets)
+                                       quality=quality, bitrate_kbps=bitrate_kbps, effort=effort, limits=limits, **targets)
         elif modality == "image":
             result = encode_with_stats(_image_from(str(input_path)), model=model, quality=quality,
                                        bitrate_kbps=bitrate_kbps, time_limit=time_limit, device=device,
-                                       effort=effort, **targets)
+                                       effort=effort, limits=limits, **targets)
         else:
             result = encode_with_stats(Path(input_path), model=(chosen or default_model("video")).name,
                                        quality=quality, bitrate_kbps=bitrate_kbps, time_limit=time_limit,
-                                       device=device, progress=progress, effort=effort, **targets)
+                                       device=device, progress=progress, effort=effort, limits=limits, **targets)
             if _has_audio_stream(input_path):
                 result = replace(result, warnings=(
                     f"the sound track of '{input_path}' is not coded (code it with --model audio-rvq)",))
@@ -416,11 +434,13 @@ def _has_audio_stream(path: StrPath) -> bool:
         return False
 
 
-def decode_file(input_path: StrPath, output_path: StrPath, *, overwrite: bool = False) -> Any:
+def decode_file(input_path: StrPath, output_path: StrPath, *, overwrite: bool = False,
+                limits: Limits | None = None) -> Any:
     """Decode a ``.nc`` file into a media file whose format follows ``output_path``'s extension."""
     _refuse_existing(output_path, overwrite)
     data = _read_bytes(input_path)
     _container, model_info = _open(data)
+    (limits or Limits()).check_metadata(model_info.modality, _container.metadata)
     suffix = Path(output_path).suffix.lower()
     if model_info.modality == "image":
         from ncodec.media.image import write_image
@@ -429,7 +449,7 @@ def decode_file(input_path: StrPath, output_path: StrPath, *, overwrite: bool = 
         if suffix not in OUTPUT_EXTENSIONS["image"]:
             raise UsageError(f"cannot write an image as '{suffix or output_path}' "
                              f"(use one of {', '.join(sorted(OUTPUT_EXTENSIONS['image']))})")
-        media = decode(data)
+        media = decode(data, limits=limits)
         with atomic.atomic_output(output_path, overwrite=overwrite) as tmp:
             write_image(tmp, media.pixels)
         return media

@@ -13,8 +13,12 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ncodec.errors import NcodecError, UsageError
+
+if TYPE_CHECKING:
+    from ncodec.limits import Limits
 
 PROG = "ncodec"
 
@@ -35,7 +39,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     result = api.encode_file(args.input, args.output, model=args.model, quality=args.quality,
                              bitrate_kbps=args.bitrate, overwrite=args.force, time_limit=args.time_limit,
                              device=args.device, max_bytes=args.max_bytes, target_bpp=args.target_bpp,
-                             target_psnr=args.target_psnr, effort=args.effort)
+                             target_psnr=args.target_psnr, effort=args.effort, limits=_limits(args))
     for line in result.warnings:
         print(f"{PROG}: warning: {line}", file=sys.stderr)
     if result.chosen:
@@ -50,7 +54,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 def cmd_decode(args: argparse.Namespace) -> int:
     from ncodec import api
 
-    api.decode_file(args.input, args.output, overwrite=args.force)
+    api.decode_file(args.input, args.output, overwrite=args.force, limits=_limits(args))
     print(f"{args.output}: decoded from {args.input}")
     return 0
 
@@ -103,6 +107,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_main(args)
 
 
+def _limits(args: argparse.Namespace) -> Limits:
+    from ncodec.limits import Limits
+
+    given = {k: v for k, v in (("max_pixels", args.max_pixels), ("max_samples", args.max_samples),
+                               ("max_frames", args.max_frames)) if v is not None}
+    return Limits(**given)
+
+
+def _add_limit_arguments(p: argparse.ArgumentParser) -> None:
+    from ncodec.limits import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SAMPLES
+
+    p.add_argument("--max-pixels", type=int, metavar="N",
+                   help=f"refuse images (and video frames) above N pixels (default {DEFAULT_MAX_PIXELS:,})")
+    p.add_argument("--max-samples", type=int, metavar="N",
+                   help=f"refuse audio above N samples per channel (default {DEFAULT_MAX_SAMPLES:,})")
+    p.add_argument("--max-frames", type=int, metavar="N",
+                   help=f"refuse video above N frames (default {DEFAULT_MAX_FRAMES:,})")
+
+
 def _quality_arg(text: str) -> int | float:
     """A quality level: a whole number, or (image codec) a value between two levels."""
     try:
@@ -147,12 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=float, metavar="SECONDS",
                    help="video: stop fitting early to finish within this time (the file stays valid)")
     p.add_argument("--device", help="video: fit on this torch device (default: cuda when present, else cpu)")
+    _add_limit_arguments(p)
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("decode", help="decode a .nc file; the output format follows the extension")
     p.add_argument("input")
     p.add_argument("output")
     p.add_argument("-f", "--force", action="store_true", help="overwrite the output")
+    _add_limit_arguments(p)
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("info", help="describe a .nc file (no decoding)")

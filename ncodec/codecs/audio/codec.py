@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from ncodec.codecs.base import Payload
+from ncodec.codecs.threads import codec_threads
 from ncodec.codecs.weights import load_tensors, split_state
 from ncodec.container.format import container_overhead
 from ncodec.entropy import FrequencyTable, decode_tables, encode_tables, table_information_bits
@@ -222,7 +223,8 @@ class AudioCodec:
     def _codes(self, segment: np.ndarray, total: int, skip: int, frames: int) -> np.ndarray:
         signals = segment if segment.shape[0] == 1 else np.stack([segment.mean(0), (segment[0] - segment[1]) / 2])
         x = torch.from_numpy(np.ascontiguousarray(signals, dtype=np.float32))
-        codes = self.model.encode_codes(x, total)  # (channels, total, frames + 2 * context)
+        with codec_threads():
+            codes = self.model.encode_codes(x, total)  # (channels, total, frames + 2 * context)
         return codes[:, :, skip: skip + frames].numpy()
 
     def _chunks(self, codes: list[np.ndarray], mid_k: int, side_k: int, kf: int) -> tuple[dict[str, bytes], float]:
@@ -337,8 +339,9 @@ class AudioCodec:
         used = int(mask.any(axis=1).sum())
         if used == 0:
             return np.zeros(length, dtype=np.float32), None
-        log_mag = self.model.decode_log_magnitude(torch.from_numpy(codes[:used].astype(np.int64))[None],
-                                                  torch.from_numpy(mask[:used])[None])
+        with codec_threads():
+            log_mag = self.model.decode_log_magnitude(torch.from_numpy(codes[:used].astype(np.int64))[None],
+                                                      torch.from_numpy(mask[:used])[None])
         return synthesize(log_mag[0].numpy(), self.config, length, seed)
 
 

@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from ncodec.codecs.base import Payload
 from ncodec.codecs.framing import pack_streams, unpack_streams
+from ncodec.codecs.threads import codec_threads
 from ncodec.entropy import FrequencyTable, gaussian, table
 from ncodec.errors import FormatError, InputError, UsageError
 from ncodec.media.image import MAX_PIXELS, ImageData
@@ -132,7 +133,7 @@ class ImageCodec:
         rgb8 = _to_rgb8(pixels, media.bit_depth)
         boxes = TileGrid(height, width).boxes()
         latents = []
-        with torch.inference_mode():
+        with torch.inference_mode(), codec_threads():
             for top, left, h, w in tqdm(boxes, desc="analyse", disable=not sys.stderr.isatty(), delay=1.0):
                 latents.append(self.model.g_a(_to_tensor(rgb8[top:top + h, left:left + w])))
         return AnalysedImage(self, media, rgb8, latents)
@@ -223,7 +224,7 @@ class ImageCodec:
         z_streams = unpack_streams(payload.chunks[CHUNK_Z], len(boxes), f"chunk '{CHUNK_Z}'")
         y_streams = unpack_streams(payload.chunks[CHUNK_Y], len(boxes), f"chunk '{CHUNK_Y}'")
         rgb = np.empty((height, width, 3), dtype=np.uint8)
-        with torch.inference_mode():
+        with torch.inference_mode(), codec_threads():
             for (top, left, h, w), zb, yb in tqdm(list(zip(boxes, z_streams, y_streams, strict=False)), desc="decode",
                                                   disable=not sys.stderr.isatty(), delay=1.0):
                 rgb[top:top + h, left:left + w] = self._decode_tile(zb, yb, h, w, quality)
@@ -266,7 +267,7 @@ class AnalysedImage:
         height, width, channels = pixels.shape
         z_streams, y_streams = [], []
         est_bits = 0.0
-        with torch.inference_mode():
+        with torch.inference_mode(), codec_threads():
             for y, (top, left, h, w) in zip(self.latents, self.boxes, strict=True):
                 z_bytes, y_bytes, bits = codec._encode_tile(y, quality, EFFORT_STEPS[level],
                                                             self.rgb8[top:top + h, left:left + w])
