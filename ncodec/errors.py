@@ -30,3 +30,15 @@ class InputError(NcodecError):
 
 class UsageError(NcodecError):
     """The caller asked for something inconsistent (bad quality, refused overwrite, ...)."""
+
+
+class OutputError(NcodecError):
+    """An output could not be written (disk full, no permission, a file-size limit).
+
+    Raised only after the partial output has been removed; ``reason`` is the system's word for
+    it, so an outer writer can report the same reason under the name the user asked for.
+    """
+
+    def __init__(self, target: str, reason: str) -> None:
+        super().__init__(f"cannot write '{target}': {reason}")
+        self.target, self.reason = target, reason

@@ -209,8 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    if hasattr(signal, "SIGXFSZ"):
+        # Over a file-size limit (ulimit -f), the default action kills the process mid-write and
+        # leaves the temporary file behind; ignored, the write fails with EFBIG instead, and the
+        # error path removes the temporary file and reports one line.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         code: int = args.func(args)
         return code

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from ncodec.errors import UsageError
+from ncodec.errors import OutputError, UsageError
 
 StrPath = str | os.PathLike[str]
 
@@ -45,9 +45,15 @@ def atomic_output(path: StrPath, overwrite: bool = False) -> Iterator[Path]:
         yield temp
         _fsync_file(temp)
         _move_into_place(temp, target, overwrite)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             temp.unlink()
+        # A full disk or a file-size limit, here or in a writer working on the temporary file:
+        # report it under the name the user asked for, not the temporary one.
+        if isinstance(exc, OutputError):
+            raise OutputError(str(target), exc.reason) from exc
+        if isinstance(exc, OSError) and exc.strerror:
+            raise OutputError(str(target), exc.strerror) from exc
         raise
     _fsync_dir(target.parent)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import av
 
-from ncodec.errors import InputError, NcodecError, UsageError
+from ncodec.errors import InputError, NcodecError, OutputError, UsageError
 
 #: What the readers accept as a file: a path, or the file's bytes already in memory.
 SourceLike = str | os.PathLike[str] | bytes
@@ -137,6 +137,8 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[str]:
             os.unlink(tmp)
         # Only the failures a user can cause (disk full, permissions, an encoder refusing the
         # parameters) become UsageError; anything else is a bug and keeps its traceback.
-        if isinstance(exc, OSError | av.FFmpegError) and not isinstance(exc, NcodecError):
+        if isinstance(exc, OSError) and not isinstance(exc, av.FFmpegError):
+            raise OutputError(target, exc_reason(exc)) from exc
+        if isinstance(exc, av.FFmpegError) and not isinstance(exc, NcodecError):
             raise UsageError(f"cannot write '{target}': {exc_reason(exc)}") from exc
         raise
