@@ -154,3 +154,49 @@ def test_inputs_the_fuzzer_once_crashed_on_get_a_clean_answer(path: Path) -> Non
             call(data)
         except NcodecError:
             pass
+
+
+# ------------------------------------------------------------------------------ limits
+def test_limits_refuse_inputs_and_files_before_any_work(tmp_path: Path, photo: Any, speech: Any) -> None:
+    from fractions import Fraction
+
+    import numpy as np
+    from PIL import Image
+
+    from ncodec.errors import InputError, LimitError, UsageError
+    from ncodec.limits import Limits
+    from ncodec.media.audio import AudioData
+    from ncodec.media.image import ImageData
+    from ncodec.media.video import VideoData
+
+    src = tmp_path / "photo.png"
+    Image.fromarray(photo).save(src)
+    with pytest.raises(InputError, match=r"65,536 pixels, above the limit of 1,000 \(--max-pixels\)"):
+        api.encode_file(src, tmp_path / "x.nc", limits=Limits(max_pixels=1000))
+    assert not (tmp_path / "x.nc").exists()
+    with pytest.raises(InputError, match="--max-pixels"):
+        api.encode(ImageData(photo, 8, None), limits=Limits(max_pixels=1000))
+    samples, rate = speech
+    with pytest.raises(InputError, match="--max-samples"):
+        api.encode(AudioData(samples, rate), limits=Limits(max_samples=rate))
+    wav = tmp_path / "talk.wav"
+    from ncodec.media.audio import write_audio
+
+    write_audio(wav, AudioData(samples, rate))
+    with pytest.raises(InputError, match="--max-samples"):
+        api.encode_file(wav, tmp_path / "t.nc", limits=Limits(max_samples=rate))
+    clip = VideoData(np.zeros((5, 16, 16, 3), np.uint8), Fraction(25))
+    with pytest.raises(InputError, match="--max-frames"):
+        api.encode(clip, limits=Limits(max_frames=4))  # refused before any fitting
+    data = api.encode(ImageData(photo, 8, None), quality=1)
+    with pytest.raises(LimitError, match="--max-pixels"):
+        api.decode(data, limits=Limits(max_pixels=1000))
+    api.encode_file(src, tmp_path / "ok.nc", quality=1)
+    with pytest.raises(LimitError):
+        api.decode_file(tmp_path / "ok.nc", tmp_path / "back.png", limits=Limits(max_pixels=1000))
+    assert not (tmp_path / "back.png").exists()
+    with pytest.raises(UsageError):
+        Limits(max_frames=0)
+    run = subprocess.run([sys.executable, "-m", "ncodec", "encode", str(src), str(tmp_path / "c.nc"),
+                          "--max-pixels", "100"], capture_output=True, text=True)
+    assert run.returncode == 1 and "--max-pixels" in run.stderr and run.stderr.count("\n") == 1
