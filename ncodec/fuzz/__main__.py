@@ -50,12 +50,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--time-bound", type=float, default=10.0, help="seconds one input may take")
     parser.add_argument("--memory-mb", type=float, default=1024.0,
                         help="how far one input may raise the peak memory above the first input's")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # one model under libFuzzer
     args = parser.parse_args(argv)
 
     models = args.models or [m.name for m in list_models(include_test=True) if m.is_available()]
     args.out.mkdir(parents=True, exist_ok=True)
     reports: list[dict[str, object]] = []
-    if args.engine == "atheris" and len(models) == 1 and "--child" in sys.argv:
+    if args.engine == "atheris" and len(models) == 1 and args.child:
         seeds = seeds_by_model(models, args.seeds)[models[0]]
         fuzz_atheris(models[0], seeds, args.runs, args.seed, args.time_bound, args.memory_mb, args.out)
         return 0
