@@ -6,7 +6,7 @@ between its prediction and the latent that minimises this image's own rate-disto
 Higher efforts close part of it with Adam steps on ``y``, the decoder and the hyper-latent held
 fixed, so every file still decodes with the same decoder and weights.
 
-What was measured to work on this project's weights (``docs/IMAGE_EFFORT.md`` has the numbers):
+What was measured to work on this project's weights (``docs/IMAGE.md`` has the numbers):
 straight-through rounding of ``y - mu`` in both the rate and the synthesis, the hyper-latent
 kept at the encoder's choice (moving it with straight-through rounding changes the predicted
 scales in jumps the gradient cannot see, and made the cost worse), Adam at a small rate
