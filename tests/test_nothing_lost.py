@@ -106,3 +106,28 @@ def test_nothing_named_in_a_file_is_imported_or_unpickled(tmp_path: Path) -> Non
         api.decode(hostile)
     assert not {m for m in set(sys.modules) - before if m in ("subprocess", "pickle") and m not in before}
     assert os.environ.get("NCODEC_NEVER_SET") is None
+
+
+def test_the_next_run_removes_what_a_killed_run_left(tmp_path: Path, photo: np.ndarray) -> None:
+    """A long streaming decode (audio, video) killed mid-write leaves its hidden temporary file:
+    SIGKILL cannot be caught. The next run writing into that folder removes such leftovers, and
+    only those of processes that no longer run."""
+    from ncodec.container.atomic import temp_path_for
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    stale = tmp_path / temp_path_for(tmp_path / "talk.wav").name.replace(f"-{os.getpid()}-",
+                                                                          f"-{dead.stdout.strip()}-")
+    stale.write_bytes(b"half a file")
+    alive = temp_path_for(tmp_path / "other.wav")  # this process's: still at work, not touched
+    alive.write_bytes(b"in progress")
+    unrelated = tmp_path / ".hidden.wav"
+    unrelated.write_bytes(b"not ours")
+    api.encode_file(_png(tmp_path, photo), tmp_path / "photo.nc", quality=1)
+    assert not stale.exists() and alive.exists() and unrelated.exists()
+
+
+def _png(folder: Path, pixels: np.ndarray) -> Path:
+    path = folder / "photo.png"
+    Image.fromarray(pixels).save(path)
+    return path

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,13 +22,55 @@ from ncodec.errors import OutputError, UsageError
 StrPath = str | os.PathLike[str]
 
 
+_TEMP_NAME = re.compile(r"^\..+\.ncodec-(\d+)-[0-9a-f]{8}\.tmp(\.[^.]*)?$")
+
+
 def temp_path_for(target: Path) -> Path:
     """A hidden, unique sibling of ``target`` that still ends with ``target``'s extension.
 
     Writers such as Pillow or PyAV choose the output format from the extension, so
-    ``out.png`` gets ``.out.png.3f9a1c2e.tmp.png`` rather than a name ending in ``.tmp``.
+    ``out.png`` gets ``.out.png.ncodec-4242-3f9a1c2e.tmp.png`` rather than a name ending in
+    ``.tmp``. The writer's process id is part of the name, so that a later run can tell the
+    leftovers of a killed process (see :func:`sweep_stale_temps`) from another run's work.
     """
-    return target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp{target.suffix}")
+    return target.with_name(f".{target.name}.ncodec-{os.getpid()}-{secrets.token_hex(4)}.tmp{target.suffix}")
+
+
+def sweep_stale_temps(directory: Path) -> list[str]:
+    """Remove the temporary files of ncodec processes that no longer run; return their names.
+
+    A process killed with SIGKILL cannot remove its temporary file; the next run that writes into
+    the same directory does. Only names of the :func:`temp_path_for` form whose process is gone
+    are touched.
+    """
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed.append(entry.name)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process, or a number we cannot ask about: leave it alone
+    return True
 
 
 @contextlib.contextmanager
@@ -73,7 +117,13 @@ def _refuse_existing(target: Path, overwrite: bool) -> None:
         raise UsageError(f"cannot write {target}: directory {target.parent} does not exist")
 
 
+def create_temp(target: Path) -> Path:
+    """Create (empty, O_EXCL) and return a temporary sibling of ``target``; stale ones are swept first."""
+    return _create_temp(target)
+
+
 def _create_temp(target: Path) -> Path:
+    sweep_stale_temps(target.parent)
     for _attempt in range(100):
         temp = temp_path_for(target)
         try:

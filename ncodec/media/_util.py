@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
 from collections.abc import Collection, Iterator
+from pathlib import Path
 from typing import Any
 
 import av
@@ -119,16 +119,13 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[str]:
     """
     target = os.fspath(path)
     directory = os.path.dirname(target) or "."
-    ext = os.path.splitext(target)[1]
     if not os.path.isdir(directory):
         raise UsageError(f"cannot write '{target}': directory '{directory}' does not exist")
     if os.path.isdir(target):
         raise UsageError(f"cannot write '{target}': it is a directory")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".ncodec-", suffix=".part" + ext, dir=directory)
-    except OSError as exc:
-        raise UsageError(f"cannot write '{target}': {exc_reason(exc)}") from None
-    os.close(fd)
+    from ncodec.container.atomic import create_temp
+
+    tmp = str(create_temp(Path(target)))
     try:
         yield tmp
         os.replace(tmp, target)

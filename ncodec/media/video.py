@@ -36,12 +36,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import TypeVar, cast
 
 import av
 import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
+from ncodec.container.atomic import temp_path_for
 from ncodec.errors import UsageError
 from ncodec.media._util import (
     SourceLike,
@@ -494,7 +496,7 @@ class PngSequenceWriter:
         for rgb in frames:
             self.written += 1
             target = self.pattern % self.written
-            tmp = os.path.join(os.path.dirname(target) or ".", f".ncodec-{os.getpid()}-{os.path.basename(target)}")
+            tmp = str(temp_path_for(Path(target)))
             Image.fromarray(np.ascontiguousarray(rgb)).save(tmp, format="PNG")
             self.temps.append((tmp, target))
 
