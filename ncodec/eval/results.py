@@ -39,6 +39,9 @@ STANDARD_SETS: tuple[tuple[str, str, str, str, str | None], ...] = (
     ("audio-dev-speech", "audio", "../shared/data/audio/dev",
      "12 speech clips (12 speakers, 5 languages), 5-15 s, 16-44.1 kHz", "speech__*"),
     ("audio-dev-music", "audio", "../shared/data/audio/dev", "3 music clips, 5-15 s, 16-44.1 kHz", "music__*"),
+    ("kodak-effort", "image", "../shared/data/images/kodak",
+     "the encode-effort ladder: effort 0, 1 and 3 at qualities 1, 3, 5 and 7 on kodim01-06 (each effort "
+     "its own curve, named MODEL+effortE; `enc s` ran beside other work)", "kodim0[1-6].png"),
     ("video-dev", "video", "../shared/data/video/dev",
      "6 clips, 64 frames, 352x288 / 352x192; the video codec at qualities 1, 3 and 5 (fitting takes minutes "
      "per point; `enc s` of the first two bear points ran beside other work)", None),
@@ -47,7 +50,15 @@ STANDARD_SETS: tuple[tuple[str, str, str, str, str | None], ...] = (
 
 #: Settings a set evaluates instead of everything: fitting a video takes minutes per point, so the
 #: video codec is measured at three of its six qualities.
-SET_SETTINGS: dict[str, dict[str, list[int]]] = {"video-dev": {"video-latent-grid": [1, 3, 5]}}
+SET_SETTINGS: dict[str, dict[str, list[int]]] = {
+    "video-dev": {"video-latent-grid": [1, 3, 5]},
+    "kodak-effort": {f"image-hyperprior{e}": [1, 3, 5, 7] for e in ("", "+effort1", "+effort3")},
+}
+
+#: Models a set evaluates instead of every installed model of its modality (None: all of them).
+SET_MODELS: dict[str, list[str]] = {
+    "kodak-effort": ["image-hyperprior", "image-hyperprior+effort1", "image-hyperprior+effort3"],
+}
 
 
 def _resolve(path: str) -> Path:
@@ -144,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         print(f"results: {name} ({modality}) from '{folder}'", file=sys.stderr)
         report = run_eval(modality, data, _resolve(args.work) / name, max_files=args.max_files,
-                          progress=not args.quiet, match=match, settings=SET_SETTINGS.get(name))
+                          progress=not args.quiet, match=match, settings=SET_SETTINGS.get(name),
+                          models=SET_MODELS.get(name))
         env = env or _environment_of(report)
         plot = _copy_plot(report, name, args.plots)
         sections.append(section(name, folder, description, report, plot))
