@@ -54,6 +54,7 @@ def detect_modality(path: SourceLike) -> Modality:
                     animated = bool(getattr(im, "is_animated", False)) or int(getattr(im, "n_frames", 1)) > 1
                     if not animated:
                         return "image"
+                    return "video"  # an animated GIF, WebP or PNG: read_video takes its frames from Pillow
     except Image.DecompressionBombError:
         return "image"  # an image, too large: read_image will say so
     except Exception:

@@ -44,7 +44,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
 from ncodec.container.atomic import temp_path_for
-from ncodec.errors import UsageError
+from ncodec.errors import NcodecError, UsageError
 from ncodec.media._util import (
     SourceLike,
     atomic_output,
@@ -116,6 +116,9 @@ def read_video(source: SourceLike, max_frames: int | None = None) -> VideoData:
     """
     name = check_path(source)
     _check_max_frames(max_frames)
+    animation = _read_animated_image(name, source, max_frames)
+    if animation is not None:
+        return animation
     try:
         with av.open(av_target(source), metadata_errors="ignore") as container:
             stream = _open_stream(name, container, max_frames)
@@ -123,6 +126,46 @@ def read_video(source: SourceLike, max_frames: int | None = None) -> VideoData:
             return VideoData(np.stack(frames), fps, _format_name(container))
     except Exception as exc:
         raise reraise_as_input(name, exc) from None
+
+
+def _read_animated_image(name: str, source: SourceLike, max_frames: int | None) -> VideoData | None:
+    """The frames of an animated GIF, WebP or PNG, read by Pillow; None for anything else.
+
+    FFmpeg cannot decode animated WebP at all, and Pillow composes GIF frames with their disposal
+    methods, so Pillow reads every animated image. The frame rate is that of the first frame's
+    duration (10 fps when none is given): the video codec codes a constant rate.
+    """
+    import warnings
+
+    from PIL import Image, ImageSequence
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(av_target(source)) as im:
+                if not (getattr(im, "is_animated", False) or int(getattr(im, "n_frames", 1)) > 1):
+                    return None
+                width, height = im.size
+                if width * height > MAX_FRAME_PIXELS:
+                    raise input_error(name, f"video frames are {width}x{height}, more than the limit of "
+                                            f"{MAX_FRAME_PIXELS} pixels")
+                limit = MAX_FRAMES if max_frames is None else max_frames
+                count = int(getattr(im, "n_frames", 1))
+                if count > limit and max_frames is None:
+                    raise input_error(name, f"video has {count} frames, more than the limit of {MAX_FRAMES} "
+                                            f"(pass max_frames)")
+                duration = int(im.info.get("duration") or 0)
+                frames = []
+                for frame in ImageSequence.Iterator(im):
+                    frames.append(np.asarray(frame.convert("RGB"), dtype=np.uint8))
+                    if len(frames) >= limit:
+                        break
+    except NcodecError:
+        raise
+    except Exception:
+        return None  # not something Pillow animates: FFmpeg reads it
+    fps = Fraction(1000, duration) if duration > 0 else Fraction(10)
+    return VideoData(np.stack(frames), fps, "animated image")
 
 
 def read_video_yuv420(source: SourceLike, max_frames: int | None = None) -> tuple[YUVPlanes, Fraction]:
