@@ -107,7 +107,7 @@ CASES: list[tuple[str, Callable[[Path], Path], list[str], str]] = [
     ("PNG renamed .wav", _renamed_png, [], "coded"),
     ("1x1 image", _save(Image.new("RGB", (1, 1), (200, 10, 10)), "one.png"), [], "coded"),
     ("1x5000 image", _save(Image.fromarray(np.tile(_photo(1, 100), (1, 50, 1))), "strip.png"), [], "coded"),
-    ("16-bit PNG", _save(Image.fromarray((np.arange(24 * 32, dtype=np.uint16).reshape(24, 32) * 80)), "deep.png"),
+    ("16-bit PNG", _save(Image.fromarray(np.arange(24 * 32, dtype=np.uint16).reshape(24, 32) * 80), "deep.png"),
      [], "coded"),
     ("CMYK JPEG", _save(Image.fromarray(_photo()).convert("CMYK"), "cmyk.jpg"), [], "coded"),
     ("palette PNG with transparency", _palette_with_transparency, [], "coded"),
