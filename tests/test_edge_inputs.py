@@ -32,10 +32,10 @@ def _photo(h: int = 24, w: int = 32) -> np.ndarray:
     return np.ascontiguousarray(read_image(sample_photo_path()).pixels[200:200 + h, 300:300 + w])
 
 
-def _save(img: Image.Image, name: str, **kw: object) -> Callable[[Path], Path]:
+def _save(img: Image.Image, name: str) -> Callable[[Path], Path]:
     def make(folder: Path) -> Path:
         path = folder / name
-        img.save(path, **kw)
+        img.save(path)
         return path
     return make
 
