@@ -40,8 +40,8 @@ STANDARD_SETS: tuple[tuple[str, str, str, str, str | None], ...] = (
      "12 speech clips (12 speakers, 5 languages), 5-15 s, 16-44.1 kHz", "speech__*"),
     ("audio-dev-music", "audio", "../shared/data/audio/dev", "3 music clips, 5-15 s, 16-44.1 kHz", "music__*"),
     ("kodak-effort", "image", "../shared/data/images/kodak",
-     "the encode-effort ladder: effort 0, 1 and 3 at qualities 1, 3, 5 and 7 on kodim01-06 (each effort "
-     "its own curve, named MODEL+effortE; `enc s` ran beside other work)", "kodim0[1-6].png"),
+     "the encode-effort ladder: effort 0, 1 and 3 at qualities 1, 3, 5 and 7 on kodim01-05 (each effort "
+     "its own curve, named MODEL+effortE; `enc s` ran beside other work)", "kodim0[1-5].png"),
     ("video-dev", "video", "../shared/data/video/dev",
      "6 clips, 64 frames, 352x288 / 352x192; the video codec at qualities 1, 3 and 5 (fitting takes minutes "
      "per point; `enc s` of the first two bear points ran beside other work)", None),
