@@ -43,9 +43,11 @@ fuzz: $(STAMP)
 	$(BIN)/python -m ncodec.fuzz --engine atheris --runs $(FUZZ_RUNS) --out runs/fuzz
 
 # The reliability suite in full: every truncation and every bit flip of each model's largest
-# golden file, and 5,000 mutants per model (make test runs a sample of each).
+# golden file and 5,000 mutants per model (make test runs a sample of each), with the golden,
+# thread-count, limits, edge-input, kill and full-disk tests.
 reliability: $(STAMP)
-	NCODEC_RELIABILITY_FULL=1 $(BIN)/pytest -q tests/test_reliability.py
+	NCODEC_RELIABILITY_FULL=1 $(BIN)/pytest -q tests/test_reliability.py tests/test_nothing_lost.py \
+		tests/test_edge_inputs.py
 
 # Regenerate the golden files after a deliberate change (new weights or a new model).
 golden: $(STAMP)
