@@ -180,6 +180,7 @@ def fuzz_atheris(model: str, seeds: Sequence[bytes], runs: int, seed: int, time_
     recorder = _Recorder(report, out_dir / "findings", memory_bound_mb)
     corpus = out_dir / "corpus" / model
     corpus.mkdir(parents=True, exist_ok=True)
+    (out_dir / "findings").mkdir(parents=True, exist_ok=True)  # libFuzzer's own crash/oom artifacts too
     for s in seeds:
         (corpus / hashlib.sha256(s).hexdigest()[:16]).write_bytes(s)
     start = time.monotonic()
@@ -204,5 +205,6 @@ def fuzz_atheris(model: str, seeds: Sequence[bytes], runs: int, seed: int, time_
     max_len = 4 * max(len(s) for s in seeds)
     atheris.Setup([sys.argv[0], str(corpus), f"-runs={runs}", f"-seed={seed + 1}", f"-max_len={max_len}",
                    f"-timeout={int(time_bound * 3) + 1}", f"-rss_limit_mb={int(memory_bound_mb * 4)}",
-                   "-print_final_stats=1"], one_input, custom_mutator=custom_mutator)
+                   f"-artifact_prefix={out_dir / 'findings'}/", "-print_final_stats=1"],
+                  one_input, custom_mutator=custom_mutator)
     atheris.Fuzz()
