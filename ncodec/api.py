@@ -231,7 +231,7 @@ def _encode_image(info: ModelInfo, image: Any, quality: int | float | None, targ
     codec, digest = load_codec(info)
     quality = codec.check_quality(info.default_quality if quality is None else quality)
     level = effort_level(effort)
-    analysed = codec.analyse(image)
+    analysed = codec.analyse(image, keep_latents=target.given)
     if not target.given:
         payload = analysed.encode(quality, level)
         return EncodeResult(data=_container_bytes(info, digest, payload), model=info.name,

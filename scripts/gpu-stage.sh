@@ -32,8 +32,10 @@ if [ ! -d "$STAGE/train" ]; then
   "$PYTHON" scripts/stage-image-data.py --out "$STAGE"
 fi
 if ! "$PYTHON" -c "import constriction" 2>/dev/null && compgen -G ".whl/*.whl" >/dev/null; then
-  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --target /tmp/ncodec-site .whl/*.whl
-  export PYTHONPATH=/tmp/ncodec-site:${PYTHONPATH:-}
+  mkdir -p "$RUN"
+  site="$(cd "$RUN" && pwd)/site-packages"
+  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --target "$site" .whl/*.whl
+  export PYTHONPATH=$site:${PYTHONPATH:-}
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 

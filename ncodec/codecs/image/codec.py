@@ -118,25 +118,24 @@ class ImageCodec:
 
         ``effort`` above 0 refines the latent of this image before coding it (see refine.py).
         """
-        return self.analyse(media).encode(quality, effort)
+        return self.analyse(media, keep_latents=False).encode(quality, effort)
 
-    def analyse(self, media: ImageData) -> AnalysedImage:
-        """Run the analysis transform once; the result codes the image at any quality.
+    def analyse(self, media: ImageData, keep_latents: bool = True) -> AnalysedImage:
+        """The image ready to code at any quality.
 
         The gain vectors act after the analysis transform, so a rate-control search that tries many
-        qualities pays for the expensive convolutions once.
+        qualities keeps each tile's latent (``keep_latents``) and pays for the expensive
+        convolutions once. A single encode does not keep them: each tile's latent is computed when
+        that tile is coded, so memory stays that of one tile however large the image.
         """
         pixels = media.pixels
         height, width, _ = pixels.shape
         if height * width > MAX_PIXELS:
             raise InputError(f"image is {width}x{height}: above the limit of {MAX_PIXELS} pixels")
-        rgb8 = _to_rgb8(pixels, media.bit_depth)
-        boxes = TileGrid(height, width).boxes()
-        latents = []
-        with torch.inference_mode(), codec_threads():
-            for top, left, h, w in tqdm(boxes, desc="analyse", disable=not sys.stderr.isatty(), delay=1.0):
-                latents.append(self.model.g_a(_to_tensor(rgb8[top:top + h, left:left + w])))
-        return AnalysedImage(self, media, rgb8, latents)
+        analysed = AnalysedImage(self, media, _to_rgb8(pixels, media.bit_depth))
+        if keep_latents:
+            analysed.latents = [analysed.latent(i) for i in range(len(analysed.boxes))]
+        return analysed
 
     def check_quality(self, quality: Quality) -> Quality:
         """``quality`` as it will be recorded: a trained level (int) or a value between two (float).
@@ -251,9 +250,18 @@ class ImageCodec:
 class AnalysedImage:
     """An image after the analysis transform: codes it at any quality without re-running it."""
 
-    def __init__(self, codec: ImageCodec, media: ImageData, rgb8: np.ndarray, latents: list[Tensor]) -> None:
-        self.codec, self.media, self.rgb8, self.latents = codec, media, rgb8, latents
+    def __init__(self, codec: ImageCodec, media: ImageData, rgb8: np.ndarray) -> None:
+        self.codec, self.media, self.rgb8 = codec, media, rgb8
         self.boxes = TileGrid(rgb8.shape[0], rgb8.shape[1]).boxes()
+        self.latents: list[Tensor] | None = None  # kept per tile when the image is coded many times
+
+    def latent(self, index: int) -> Tensor:
+        """Tile ``index``'s latent before the gain: kept, or computed now."""
+        if self.latents is not None:
+            return self.latents[index]
+        top, left, h, w = self.boxes[index]
+        with torch.inference_mode(), codec_threads():
+            return self.codec.model.g_a(_to_tensor(self.rgb8[top:top + h, left:left + w]))
 
     @property
     def pixels(self) -> int:
@@ -268,8 +276,9 @@ class AnalysedImage:
         z_streams, y_streams = [], []
         est_bits = 0.0
         with torch.inference_mode(), codec_threads():
-            for y, (top, left, h, w) in zip(self.latents, self.boxes, strict=True):
-                z_bytes, y_bytes, bits = codec._encode_tile(y, quality, EFFORT_STEPS[level],
+            for index, (top, left, h, w) in enumerate(tqdm(self.boxes, desc="encode", delay=1.0,
+                                                           disable=not sys.stderr.isatty() or len(self.boxes) == 1)):
+                z_bytes, y_bytes, bits = codec._encode_tile(self.latent(index), quality, EFFORT_STEPS[level],
                                                             self.rgb8[top:top + h, left:left + w])
                 z_streams.append(z_bytes)
                 y_streams.append(y_bytes)
