@@ -139,6 +139,98 @@ def _create_temp(target: Path) -> Path:
     raise UsageError(f"cannot create a temporary file next to {target}")  # pragma: no cover
 
 
+@contextlib.contextmanager
+def unnamed_output(path: StrPath) -> Iterator[str]:
+    """Yield a path to write ``path``'s data to; the file has no name until the block succeeds.
+
+    For long streaming writes (an hour of decoded audio or video): with a named temporary file, a
+    SIGKILL half-way leaves that file behind until a later run sweeps it. On Linux the data goes
+    to an unnamed file (``O_TMPFILE``) instead, which the kernel frees when the process dies
+    however it dies; it is written through ``/proc/self/fd/N`` and linked into place, under a
+    temporary name for a moment and then renamed over ``path``, only when complete. Writers must
+    name their format explicitly: the yielded path has no extension. Where unnamed files are not
+    available (another OS, a file system without them) a named temporary file is used instead.
+    An existing ``path`` is replaced: callers check for one before the work starts.
+    """
+    target = Path(path)
+    fd = _open_unnamed(target.parent)
+    if fd is None:
+        temp = _create_temp(target)
+        try:
+            yield str(temp)
+            os.replace(temp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise
+        return
+    try:
+        yield f"/proc/self/fd/{fd}"
+        os.fsync(fd)
+        _link_unnamed(fd, target)
+    finally:
+        os.close(fd)
+
+
+def _open_unnamed(directory: Path) -> int | None:
+    """An unnamed, writable file in ``directory`` (``O_TMPFILE``), or None where there is none."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return None
+    sweep_stale_temps(directory)
+    try:
+        return os.open(directory, flag | os.O_RDWR, 0o666)
+    except OSError:
+        return None  # e.g. EOPNOTSUPP: this file system has no unnamed files
+
+
+def _link_unnamed(fd: int, target: Path) -> None:
+    """Give the finished unnamed file ``fd`` the name ``target`` (replacing it), atomically.
+
+    ``linkat`` with ``AT_SYMLINK_FOLLOW`` on ``/proc/self/fd/N`` is what names an unnamed file
+    without privileges; Python's ``os.link`` only calls ``linkat`` (rather than ``link``, which
+    would try to link the ``/proc`` entry itself) when a directory descriptor is given, hence
+    ``dst_dir_fd``. Should linking fail all the same, the data is copied to a named temporary file.
+    """
+    directory = os.open(target.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        for _attempt in range(100):
+            temp = temp_path_for(target)
+            try:
+                os.link(f"/proc/self/fd/{fd}", temp.name, dst_dir_fd=directory, follow_symlinks=True)
+            except FileExistsError:
+                continue
+            except OSError:
+                _copy_into_place(fd, target)
+                return
+            try:
+                os.replace(temp, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    temp.unlink()
+                raise
+            return
+    finally:
+        os.close(directory)
+    raise UsageError(f"cannot create a temporary file next to {target}")  # pragma: no cover
+
+
+def _copy_into_place(fd: int, target: Path) -> None:
+    temp = _create_temp(target)
+    try:
+        with open(temp, "wb") as out:
+            os.lseek(fd, 0, os.SEEK_SET)
+            while block := os.read(fd, 1 << 20):
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+
+
 def _fsync_file(path: Path) -> None:
     """Flush the data to disk before the rename, or a crash could leave a renamed empty file."""
     fd = os.open(path, os.O_RDONLY)

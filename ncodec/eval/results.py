@@ -39,8 +39,11 @@ STANDARD_SETS: tuple[tuple[str, str, str, str, str | None], ...] = (
     ("audio-dev-speech", "audio", "../shared/data/audio/dev",
      "12 speech clips (12 speakers, 5 languages), 5-15 s, 16-44.1 kHz", "speech__*"),
     ("audio-dev-music", "audio", "../shared/data/audio/dev", "3 music clips, 5-15 s, 16-44.1 kHz", "music__*"),
+    ("images-dev-effort", "image", "../shared/data/images/dev",
+     "the encode-effort ladder on the tuning set: efforts 0 to 3 at qualities 1, 3, 5 and 7 on the first five "
+     "photos (each effort its own curve, named MODEL+effortE; `enc s` ran beside other work)", None),
     ("kodak-effort", "image", "../shared/data/images/kodak",
-     "the encode-effort ladder: effort 0, 1 and 3 at qualities 1, 3, 5 and 7 on kodim01-05 (each effort "
+     "the encode-effort ladder: efforts 0 to 3 at qualities 1, 3, 5 and 7 on kodim01-05 (each effort "
      "its own curve, named MODEL+effortE; `enc s` ran beside other work)", "kodim0[1-5].png"),
     ("video-dev", "video", "../shared/data/video/dev",
      "6 clips, 64 frames, 352x288 / 352x192; the video codec at qualities 1, 3 and 5 (fitting takes minutes "
@@ -48,16 +51,23 @@ STANDARD_SETS: tuple[tuple[str, str, str, str, str | None], ...] = (
 )
 
 
+#: The effort ladder's curves (effort 0 is the plain model name) and the sets that measure it.
+_EFFORT_LADDER = ("", "+effort1", "+effort2", "+effort3")
+_EFFORT_SETS = ("images-dev-effort", "kodak-effort")
+
 #: Settings a set evaluates instead of everything: fitting a video takes minutes per point, so the
 #: video codec is measured at three of its six qualities.
 SET_SETTINGS: dict[str, dict[str, list[int]]] = {
     "video-dev": {"video-latent-grid": [1, 3, 5]},
-    "kodak-effort": {f"image-hyperprior{e}": [1, 3, 5, 7] for e in ("", "+effort1", "+effort3")},
+    **{name: {f"image-hyperprior{e}": [1, 3, 5, 7] for e in _EFFORT_LADDER} for name in _EFFORT_SETS},
 }
+
+#: Sets measured on their first files only (sorted by name): the effort ladder takes minutes per photo.
+SET_MAX_FILES: dict[str, int] = {"images-dev-effort": 5}
 
 #: Models a set evaluates instead of every installed model of its modality (None: all of them).
 SET_MODELS: dict[str, list[str]] = {
-    "kodak-effort": ["image-hyperprior", "image-hyperprior+effort1", "image-hyperprior+effort3"],
+    **{name: [f"image-hyperprior{e}" for e in _EFFORT_LADDER] for name in _EFFORT_SETS},
 }
 
 
@@ -154,7 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections.append(f"## {name} ({modality}): `{folder}`\n\nNot run: the folder is absent.\n")
             continue
         print(f"results: {name} ({modality}) from '{folder}'", file=sys.stderr)
-        report = run_eval(modality, data, _resolve(args.work) / name, max_files=args.max_files,
+        limits = [n for n in (args.max_files, SET_MAX_FILES.get(name)) if n is not None]
+        report = run_eval(modality, data, _resolve(args.work) / name, max_files=min(limits, default=None),
                           progress=not args.quiet, match=match, settings=SET_SETTINGS.get(name),
                           models=SET_MODELS.get(name))
         env = env or _environment_of(report)

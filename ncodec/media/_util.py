@@ -12,7 +12,6 @@ import contextlib
 import io
 import os
 from collections.abc import Collection, Iterator
-from pathlib import Path
 from typing import Any
 
 import av
@@ -114,8 +113,10 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[str]:
     """Yield a temporary path beside ``path`` and move it into place only if the body succeeds.
 
     A crash or an encoder error halfway must not leave a truncated file under the requested name
-    (a half-written FLAC or MKV still opens and silently looks shorter). The temporary file keeps
-    the extension so tools that look at names see the right type.
+    (a half-written FLAC or MKV still opens and silently looks shorter). On Linux the data is
+    written to an unnamed file that a killed process cannot leave behind
+    (:func:`ncodec.container.atomic.unnamed_output`); the yielded path has no extension, so
+    writers name their format explicitly.
     """
     target = os.fspath(path)
     directory = os.path.dirname(target) or "."
@@ -123,15 +124,12 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[str]:
         raise UsageError(f"cannot write '{target}': directory '{directory}' does not exist")
     if os.path.isdir(target):
         raise UsageError(f"cannot write '{target}': it is a directory")
-    from ncodec.container.atomic import create_temp
+    from ncodec.container.atomic import unnamed_output
 
-    tmp = str(create_temp(Path(target)))
     try:
-        yield tmp
-        os.replace(tmp, target)
+        with unnamed_output(target) as tmp:
+            yield tmp
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         # Only the failures a user can cause (disk full, permissions, an encoder refusing the
         # parameters) become UsageError; anything else is a bug and keeps its traceback.
         if isinstance(exc, OSError) and not isinstance(exc, av.FFmpegError):
