@@ -127,7 +127,7 @@ else:
 """
 
 
-@pytest.mark.parametrize("name", ["talk.wav", "talk.flac", "clip.mp4", "clip.mkv", "clip.y4m"])
+@pytest.mark.parametrize("name", ["talk.wav", "talk.flac", "clip.mp4", "clip.mkv", "clip.y4m", "frame_%03d.png"])
 def test_a_streaming_write_killed_half_way_leaves_nothing(tmp_path: Path, name: str) -> None:
     """Streaming decodes write as they go; killed half-way, they leave no file at all, not even a
     hidden one (the data goes to an unnamed file where the system has them: Linux)."""
@@ -140,9 +140,9 @@ def test_a_streaming_write_killed_half_way_leaves_nothing(tmp_path: Path, name: 
 
 
 def test_the_next_run_removes_what_a_killed_run_left(tmp_path: Path, photo: np.ndarray) -> None:
-    """Where a killed run could leave a hidden temporary file (a PNG-sequence decode writes a named
-    temporary file per frame; systems without unnamed files), the next run writing into that
-    folder removes such leftovers, and only those of processes that no longer run."""
+    """Where a killed run could leave a hidden temporary file (systems without unnamed files, a PNG
+    sequence longer than the open-file budget), the next run writing into that folder removes such
+    leftovers, and only those of processes that no longer run."""
     from ncodec.container.atomic import temp_path_for
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
@@ -162,3 +162,17 @@ def _png(folder: Path, pixels: np.ndarray) -> Path:
     path = folder / "photo.png"
     Image.fromarray(pixels).save(path)
     return path
+
+
+def test_a_png_sequence_past_its_open_file_budget_still_lands_whole(tmp_path: Path) -> None:
+    """Frames beyond the unnamed-file budget go to named temporary files; all land on commit."""
+    from ncodec.media.video import PngSequenceWriter
+
+    writer = PngSequenceWriter(str(tmp_path / "f_%02d.png"))
+    writer.unnamed_budget = 2
+    writer.write(np.zeros((5, 4, 6, 3), np.uint8))
+    assert len([p for p in tmp_path.iterdir() if p.name.startswith(".")]) == (3 if sys.platform.startswith("linux")
+                                                                             else 5)
+    writer.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"f_{i:02d}.png" for i in range(1, 6)]
+    assert Image.open(tmp_path / "f_05.png").size == (6, 4)

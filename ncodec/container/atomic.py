@@ -153,7 +153,7 @@ def unnamed_output(path: StrPath) -> Iterator[str]:
     An existing ``path`` is replaced: callers check for one before the work starts.
     """
     target = Path(path)
-    fd = _open_unnamed(target.parent)
+    fd = open_unnamed(target.parent)
     if fd is None:
         temp = _create_temp(target)
         try:
@@ -167,12 +167,12 @@ def unnamed_output(path: StrPath) -> Iterator[str]:
     try:
         yield f"/proc/self/fd/{fd}"
         os.fsync(fd)
-        _link_unnamed(fd, target)
+        link_unnamed(fd, target)
     finally:
         os.close(fd)
 
 
-def _open_unnamed(directory: Path) -> int | None:
+def open_unnamed(directory: Path) -> int | None:
     """An unnamed, writable file in ``directory`` (``O_TMPFILE``), or None where there is none."""
     flag = getattr(os, "O_TMPFILE", None)
     if flag is None or not os.path.isdir("/proc/self/fd"):
@@ -184,7 +184,7 @@ def _open_unnamed(directory: Path) -> int | None:
         return None  # e.g. EOPNOTSUPP: this file system has no unnamed files
 
 
-def _link_unnamed(fd: int, target: Path) -> None:
+def link_unnamed(fd: int, target: Path) -> None:
     """Give the finished unnamed file ``fd`` the name ``target`` (replacing it), atomically.
 
     ``linkat`` with ``AT_SYMLINK_FOLLOW`` on ``/proc/self/fd/N`` is what names an unnamed file

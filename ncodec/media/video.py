@@ -43,7 +43,7 @@ import av
 import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
-from ncodec.container.atomic import temp_path_for
+from ncodec.container.atomic import link_unnamed, open_unnamed, temp_path_for
 from ncodec.errors import NcodecError, UsageError
 from ncodec.media._util import (
     SourceLike,
@@ -524,14 +524,22 @@ class VideoWriter:
 
 
 class PngSequenceWriter:
-    """Writes frame ``i`` (from 1) to ``pattern % i``; the files appear only when all are written."""
+    """Writes frame ``i`` (from 1) to ``pattern % i``; the files appear only when all are written.
+
+    Each frame goes to an unnamed file (see :func:`ncodec.container.atomic.unnamed_output`), held
+    open until the sequence is complete, so a killed decode leaves nothing behind. Open files are
+    a limited resource: past a budget taken from the process's limit, and where the system has no
+    unnamed files, frames go to named temporary files instead, which a later run sweeps if this
+    one is killed.
+    """
 
     def __init__(self, pattern: str) -> None:
         self.pattern, self.written = pattern, 0
-        self.temps: list[tuple[str, str]] = []
-        directory = os.path.dirname(pattern) or "."
-        if not os.path.isdir(directory):
-            raise UsageError(f"cannot write '{pattern}': directory '{directory}' does not exist")
+        self.temps: list[tuple[str | int, str]] = []  # (named temporary file or open unnamed file, target)
+        self.directory = os.path.dirname(pattern) or "."
+        if not os.path.isdir(self.directory):
+            raise UsageError(f"cannot write '{pattern}': directory '{self.directory}' does not exist")
+        self.unnamed_budget = _open_file_budget()
 
     def write(self, frames: np.ndarray) -> None:
         from PIL import Image
@@ -539,20 +547,49 @@ class PngSequenceWriter:
         for rgb in frames:
             self.written += 1
             target = self.pattern % self.written
+            image = Image.fromarray(np.ascontiguousarray(rgb))
+            fd = open_unnamed(Path(self.directory)) if self.unnamed_budget > 0 else None
+            if fd is not None:
+                self.unnamed_budget -= 1
+                self.temps.append((fd, target))
+                image.save(f"/proc/self/fd/{fd}", format="PNG")
+                continue
             tmp = str(temp_path_for(Path(target)))
-            Image.fromarray(np.ascontiguousarray(rgb)).save(tmp, format="PNG")
             self.temps.append((tmp, target))
+            image.save(tmp, format="PNG")
 
     def commit(self) -> None:
-        for tmp, target in self.temps:
-            os.replace(tmp, target)
-        self.temps = []
+        while self.temps:
+            tmp, target = self.temps.pop(0)
+            if isinstance(tmp, int):
+                try:
+                    link_unnamed(tmp, Path(target))
+                finally:
+                    os.close(tmp)
+            else:
+                os.replace(tmp, target)
 
     def discard(self) -> None:
         for tmp, _ in self.temps:
             with contextlib.suppress(OSError):
-                os.unlink(tmp)
+                if isinstance(tmp, int):
+                    os.close(tmp)
+                else:
+                    os.unlink(tmp)
         self.temps = []
+
+
+def _open_file_budget() -> int:
+    """How many frames may be held as open unnamed files: a quarter of the open-file limit."""
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return 0
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        soft = 1 << 16
+    return min(soft, 1 << 16) // 4
 
 
 @contextmanager
