@@ -36,6 +36,10 @@ class ModelInfo:
     default_quality: int = 1
     test_only: bool = False
     fractional_quality: bool = False  # takes qualities between its levels (and size/PSNR targets)
+    # Decoded output identical on every CPU by construction (integer or provably exact float64
+    # arithmetic). Every model's entropy stream decodes exactly everywhere; the others reconstruct
+    # with float32 kernels, whose last-bit rounding can differ on another CPU family.
+    exact_decoding: bool = False
     _fixed_qualities: tuple[int, ...] = field(default=())
 
     @property
@@ -73,7 +77,7 @@ MODELS: tuple[ModelInfo, ...] = (
     ModelInfo(
         model_id=1, name="test-raw", modality="test",
         description="lossless bytes through the table coder; proves the container path in tests, not a media codec",
-        factory="ncodec.codecs.testraw:RawBytesCodec", test_only=True, _fixed_qualities=(1,),
+        factory="ncodec.codecs.testraw:RawBytesCodec", test_only=True, _fixed_qualities=(1,), exact_decoding=True,
     ),
     ModelInfo(
         model_id=2, name="image-hyperprior", modality="image",
@@ -92,7 +96,7 @@ MODELS: tuple[ModelInfo, ...] = (
         description="latent grids and a ~800-parameter synthesis network fitted to each group of frames "
                     "(C3 / Cool-chic family); no shipped weights",
         factory="ncodec.codecs.video.codec:VideoCodec", default_quality=3,
-        _fixed_qualities=(1, 2, 3, 4, 5, 6),
+        _fixed_qualities=(1, 2, 3, 4, 5, 6), exact_decoding=True,
     ),
 )
 
