@@ -108,6 +108,17 @@ def test_nothing_named_in_a_file_is_imported_or_unpickled(tmp_path: Path) -> Non
     assert os.environ.get("NCODEC_NEVER_SET") is None
 
 
+def _has_unnamed_files(folder: Path) -> bool:
+    """Whether this system and file system give unnamed files (Linux O_TMPFILE on ext4, tmpfs, ...)."""
+    from ncodec.container.atomic import open_unnamed
+
+    fd = open_unnamed(folder)
+    if fd is None:
+        return False
+    os.close(fd)
+    return True
+
+
 _KILLED_MID_WRITE = """
 import os, signal, sys
 from fractions import Fraction
@@ -131,8 +142,8 @@ else:
 def test_a_streaming_write_killed_half_way_leaves_nothing(tmp_path: Path, name: str) -> None:
     """Streaming decodes write as they go; killed half-way, they leave no file at all, not even a
     hidden one (the data goes to an unnamed file where the system has them: Linux)."""
-    if not sys.platform.startswith("linux"):
-        pytest.skip("unnamed files (O_TMPFILE) are Linux-only; elsewhere the next run sweeps the leftover")
+    if not _has_unnamed_files(tmp_path):
+        pytest.skip("no unnamed files (O_TMPFILE) here: the next run sweeps the leftover instead")
     kind = "audio" if name.endswith((".wav", ".flac")) else "video"
     run = subprocess.run([sys.executable, "-c", _KILLED_MID_WRITE, kind, str(tmp_path / name)], cwd=tmp_path)
     assert run.returncode == -signal.SIGKILL
@@ -171,8 +182,29 @@ def test_a_png_sequence_past_its_open_file_budget_still_lands_whole(tmp_path: Pa
     writer = PngSequenceWriter(str(tmp_path / "f_%02d.png"))
     writer.unnamed_budget = 2
     writer.write(np.zeros((5, 4, 6, 3), np.uint8))
-    assert len([p for p in tmp_path.iterdir() if p.name.startswith(".")]) == (3 if sys.platform.startswith("linux")
+    assert len([p for p in tmp_path.iterdir() if p.name.startswith(".")]) == (3 if _has_unnamed_files(tmp_path)
                                                                              else 5)
     writer.commit()
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"f_{i:02d}.png" for i in range(1, 6)]
     assert Image.open(tmp_path / "f_05.png").size == (6, 4)
+
+
+def test_an_unnamed_file_that_cannot_be_linked_is_copied_into_place(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where naming an unnamed file fails (a file system that refuses linkat), the data still lands."""
+    import errno
+
+    from ncodec.container import atomic
+
+    if not _has_unnamed_files(tmp_path):
+        pytest.skip("no unnamed files (O_TMPFILE) here")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(atomic.os, "link", refuse)
+    target = tmp_path / "out.bin"
+    with atomic.unnamed_output(target) as path, open(path, "wb") as handle:
+        handle.write(b"x" * 3_000_000)
+    assert target.read_bytes() == b"x" * 3_000_000
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]

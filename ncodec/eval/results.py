@@ -47,7 +47,7 @@ STANDARD_SETS: tuple[tuple[str, str, str, str, str | None], ...] = (
      "its own curve, named MODEL+effortE; `enc s` ran beside other work)", "kodim0[1-5].png"),
     ("video-dev", "video", "../shared/data/video/dev",
      "6 clips, 64 frames, 352x288 / 352x192; the video codec at qualities 1, 3 and 5 (fitting takes minutes "
-     "per point; `enc s` of the first two bear points ran beside other work)", None),
+     "per point; `enc s` of the first bear point ran beside other work)", None),
 )
 
 
