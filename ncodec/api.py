@@ -450,8 +450,7 @@ def decode_file(input_path: StrPath, output_path: StrPath, *, overwrite: bool = 
             raise UsageError(f"cannot write an image as '{suffix or output_path}' "
                              f"(use one of {', '.join(sorted(OUTPUT_EXTENSIONS['image']))})")
         media = decode(data, limits=limits)
-        with atomic.atomic_output(output_path, overwrite=overwrite) as tmp:
-            write_image(tmp, media.pixels)
+        write_image(output_path, media.pixels, overwrite=overwrite)
         return media
     if model_info.modality == "audio":
         return _decode_audio_file(data, output_path, suffix, overwrite)

@@ -661,7 +661,21 @@ def test_atomic_write_creates_and_refuses_to_overwrite(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["out.nc"]
 
 
-def test_atomic_output_temp_name(tmp_path: Path) -> None:
+def test_atomic_output_writes_to_an_unnamed_file_where_there_are_some(tmp_path: Path) -> None:
+    """While the block runs nothing is visible in the folder: a kill there leaves nothing behind."""
+    if atomic_module.open_unnamed(tmp_path) is None:
+        pytest.skip("no unnamed files (O_TMPFILE) here")
+    target = tmp_path / "out.png"
+    with atomic_output(target) as temp:
+        temp.write_bytes(b"png")
+        assert list(tmp_path.iterdir()) == []
+    assert target.read_bytes() == b"png"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_atomic_output_temp_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without unnamed files the data goes to a hidden sibling that keeps the extension."""
+    monkeypatch.setattr(atomic_module, "open_unnamed", lambda directory: None)
     target = tmp_path / "out.png"
     with atomic_output(target) as temp:
         assert temp.parent == tmp_path
@@ -690,7 +704,11 @@ def test_atomic_output_leaves_nothing_on_error(tmp_path: Path, error: type[BaseE
     assert [p.name for p in tmp_path.iterdir()] == ["old.flac"]
 
 
-def test_atomic_output_refuses_a_target_created_meanwhile(tmp_path: Path) -> None:
+@pytest.mark.parametrize("unnamed", [True, False])
+def test_atomic_output_refuses_a_target_created_meanwhile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          unnamed: bool) -> None:
+    if not unnamed:
+        monkeypatch.setattr(atomic_module, "open_unnamed", lambda directory: None)
     target = tmp_path / "race.nc"
     with pytest.raises(UsageError, match="exists"), atomic_output(target) as temp:
         temp.write_bytes(b"mine")

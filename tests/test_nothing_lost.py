@@ -1,9 +1,10 @@
 """Nothing lost: a killed or failing run leaves no output, no temporary file, no changed file.
 
 A SIGKILL cannot be caught, so what makes this hold is the order of work: every output is
-written under a hidden temporary name and renamed into place only when complete, and encoders
-write their (small) output only after the work is done, so a kill during the work finds no file
-of ours on disk at all.
+written to an unnamed file (or, where there is none, under a hidden temporary name) and named
+only when complete, so a kill at any moment finds no file of ours on disk. The kill tests stop the
+run at the worst moment, all data written and nothing named yet (``NCODEC_STOP_AT``), rather than
+after some seconds, which would pass or fail with the speed of the machine.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import resource
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,22 +24,20 @@ from ncodec import api
 from ncodec.media.image import ImageData
 
 
-def _big_photo(path: Path) -> None:
-    """A 2048x1536 photo-like image: long enough to encode that a kill lands mid-work."""
-    from ncodec.media.image import read_image
-    from ncodec.media.samples import sample_photo_path
+def _kill_before_naming(args: list[str], cwd: Path) -> int:
+    """Run ``ncodec ARGS``, stopped once its output is written but not yet named; SIGKILL it there.
 
-    tile = read_image(sample_photo_path()).pixels
-    big = np.tile(tile, (4, 4, 1))[:1536, :2048]
-    Image.fromarray(np.ascontiguousarray(big)).save(path)
+    Returns its exit status: -SIGKILL when it was killed at that point.
+    """
+    from ncodec._stop_points import BEFORE_NAMING_OUTPUT, STOP_AT_ENV
 
-
-def _run_and_kill(args: list[str], cwd: Path, after_s: float) -> int:
-    """Start ``ncodec ARGS``, wait until it is working, SIGKILL it; returns its exit status."""
     proc = subprocess.Popen([sys.executable, "-m", "ncodec", *args], cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    time.sleep(after_s)
-    proc.send_signal(signal.SIGKILL)
+                            stderr=subprocess.PIPE, env={**os.environ, STOP_AT_ENV: BEFORE_NAMING_OUTPUT})
+    _pid, status = os.waitpid(proc.pid, os.WUNTRACED)
+    if not os.WIFSTOPPED(status):  # it ended without reaching the point: let wait() report how
+        proc.returncode = None
+        return os.waitstatus_to_exitcode(status)
+    os.kill(proc.pid, signal.SIGKILL)
     return proc.wait()
 
 
@@ -47,26 +45,47 @@ def _ours(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") or p.suffix in (".nc", ".png"))
 
 
-def test_a_killed_encode_leaves_no_file_and_never_touches_an_existing_one(tmp_path: Path) -> None:
-    src = tmp_path / "big.png"
-    _big_photo(src)
+def test_a_killed_encode_leaves_no_file_and_never_touches_an_existing_one(tmp_path: Path,
+                                                                          photo: np.ndarray) -> None:
+    if not _has_unnamed_files(tmp_path):
+        pytest.skip("no unnamed files (O_TMPFILE) here: the next run sweeps the leftover instead")
+    src = _png(tmp_path, photo)
     existing = tmp_path / "kept.nc"
     existing.write_bytes(b"the user's file")
     for target, extra in ((tmp_path / "new.nc", []), (existing, ["-f"])):
-        status = _run_and_kill(["encode", str(src), str(target), *extra], tmp_path, after_s=4.0)
-        assert status == -signal.SIGKILL, "the encode finished before the kill: make the input larger"
+        status = _kill_before_naming(["encode", str(src), str(target), *extra], tmp_path)
+        assert status == -signal.SIGKILL, "the encode never reached the point before naming its output"
     assert not (tmp_path / "new.nc").exists()
     assert existing.read_bytes() == b"the user's file"
-    assert _ours(tmp_path) == ["big.png", "kept.nc"]  # no hidden temporary file either
+    assert _ours(tmp_path) == ["kept.nc", "photo.png"]  # no hidden temporary file either
 
 
-def test_a_killed_image_decode_leaves_no_file(tmp_path: Path) -> None:
-    src = tmp_path / "big.png"
-    _big_photo(src)
-    api.encode_file(src, tmp_path / "big.nc", quality=1)
-    status = _run_and_kill(["decode", str(tmp_path / "big.nc"), str(tmp_path / "back.png")], tmp_path, after_s=4.0)
-    assert status == -signal.SIGKILL
-    assert _ours(tmp_path) == ["big.nc", "big.png"]
+@pytest.mark.parametrize("name", ["back.png", "back.tiff", "back.jpg"])
+def test_a_killed_image_decode_leaves_no_file(tmp_path: Path, photo: np.ndarray, name: str) -> None:
+    if not _has_unnamed_files(tmp_path):
+        pytest.skip("no unnamed files (O_TMPFILE) here: the next run sweeps the leftover instead")
+    api.encode_file(_png(tmp_path, photo), tmp_path / "photo.nc", quality=1)
+    status = _kill_before_naming(["decode", str(tmp_path / "photo.nc"), str(tmp_path / name)], tmp_path)
+    assert status == -signal.SIGKILL, "the decode never reached the point before naming its output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.nc", "photo.png"]
+
+
+def test_without_unnamed_files_a_kill_leaves_only_what_the_next_run_sweeps(tmp_path: Path, photo: np.ndarray) -> None:
+    """Where the system has no unnamed files, the named temporary file is all a kill can leave."""
+    src = _png(tmp_path, photo)
+    script = "import os, sys; del os.O_TMPFILE; from ncodec.cli.main import main; sys.exit(main())"
+    from ncodec._stop_points import BEFORE_NAMING_OUTPUT, STOP_AT_ENV
+
+    proc = subprocess.Popen([sys.executable, "-c", script, "encode", str(src), str(tmp_path / "new.nc")],
+                            cwd=tmp_path, env={**os.environ, STOP_AT_ENV: BEFORE_NAMING_OUTPUT})
+    _pid, status = os.waitpid(proc.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    left = [p for p in tmp_path.iterdir() if p.name not in ("photo.png",)]
+    assert len(left) == 1 and left[0].name.startswith(".new.nc.ncodec-"), left
+    api.encode_file(src, tmp_path / "again.nc", quality=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.nc", "photo.png"]
 
 
 def _limit_file_size(limit: int) -> None:

@@ -2,9 +2,11 @@
 
 A crash, a full disk or Ctrl-C half-way through writing must never leave a truncated file under
 the name the user asked for, nor silently replace a file they did not agree to overwrite. So data
-goes to a hidden temporary file in the target's directory (the same file system, so the final
-rename is atomic), is flushed to disk, and only then is renamed into place. On any exception,
-KeyboardInterrupt included, the temporary file is removed and the target is left as it was.
+goes to an unnamed file in the target's directory (Linux ``O_TMPFILE``; elsewhere a hidden
+temporary file), on the same file system so that naming it is atomic, is flushed to disk, and only
+then is named. On any exception, KeyboardInterrupt included, the data is dropped and the target
+is left as it was; a SIGKILL leaves nothing where unnamed files exist, and otherwise a temporary
+file that the next run writing into that folder removes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from ncodec._stop_points import BEFORE_NAMING_OUTPUT, stop_point
 from ncodec.errors import OutputError, UsageError
 
 StrPath = str | os.PathLike[str]
@@ -75,31 +78,56 @@ def _process_alive(pid: int) -> bool:
 
 @contextlib.contextmanager
 def atomic_output(path: StrPath, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary path to write to; it becomes ``path`` only if the block succeeds.
+    """Yield a path to write to; what is written there becomes ``path`` only if the block succeeds.
 
-    The temporary file already exists (empty) when yielded, which reserves its name; the caller
-    may write it with ``open`` or hand the path to a library. An existing target is refused with
+    On Linux the path is an unnamed file (see :func:`unnamed_output`), which a killed process
+    cannot leave behind; elsewhere it is a hidden temporary file that already exists (empty) when
+    yielded, which reserves its name. Either way the yielded path may have no extension: callers
+    handing it to a library name the format explicitly. An existing target is refused with
     :class:`UsageError` unless ``overwrite`` is set, both before the work starts (so the user
-    does not wait for a refusal) and again at the rename (another process may have created it).
+    does not wait for a refusal) and again when the file is named (another process may have
+    created it meanwhile).
     """
     target = Path(path)
     _refuse_existing(target, overwrite)
+    fd = open_unnamed(target.parent)
+    if fd is not None:
+        try:
+            with _reported_under(target):
+                yield Path(f"/proc/self/fd/{fd}")
+                os.fsync(fd)
+                stop_point(BEFORE_NAMING_OUTPUT)
+                link_unnamed(fd, target, overwrite)
+        finally:
+            os.close(fd)
+        _fsync_dir(target.parent)
+        return
     temp = _create_temp(target)
     try:
-        yield temp
-        _fsync_file(temp)
-        _move_into_place(temp, target, overwrite)
-    except BaseException as exc:
+        with _reported_under(target):
+            yield temp
+            _fsync_file(temp)
+            stop_point(BEFORE_NAMING_OUTPUT)
+            _move_into_place(temp, target, overwrite)
+    except BaseException:
         with contextlib.suppress(OSError):
             temp.unlink()
-        # A full disk or a file-size limit, here or in a writer working on the temporary file:
-        # report it under the name the user asked for, not the temporary one.
-        if isinstance(exc, OutputError):
-            raise OutputError(str(target), exc.reason) from exc
-        if isinstance(exc, OSError) and exc.strerror:
-            raise OutputError(str(target), exc.strerror) from exc
         raise
     _fsync_dir(target.parent)
+
+
+@contextlib.contextmanager
+def _reported_under(target: Path) -> Iterator[None]:
+    """A full disk or a file-size limit, here or in a writer working on the temporary file, is
+    reported under the name the user asked for, not the temporary one."""
+    try:
+        yield
+    except OutputError as exc:
+        raise OutputError(str(target), exc.reason) from exc
+    except OSError as exc:
+        if exc.strerror:
+            raise OutputError(str(target), exc.strerror) from exc
+        raise
 
 
 def atomic_write_bytes(path: StrPath, data: bytes, overwrite: bool = False) -> None:
@@ -140,7 +168,7 @@ def _create_temp(target: Path) -> Path:
 
 
 @contextlib.contextmanager
-def unnamed_output(path: StrPath) -> Iterator[str]:
+def unnamed_output(path: StrPath, overwrite: bool = True) -> Iterator[str]:
     """Yield a path to write ``path``'s data to; the file has no name until the block succeeds.
 
     For long streaming writes (an hour of decoded audio or video): with a named temporary file, a
@@ -150,7 +178,8 @@ def unnamed_output(path: StrPath) -> Iterator[str]:
     temporary name for a moment and then renamed over ``path``, only when complete. Writers must
     name their format explicitly: the yielded path has no extension. Where unnamed files are not
     available (another OS, a file system without them) a named temporary file is used instead.
-    An existing ``path`` is replaced: callers check for one before the work starts.
+    An existing ``path`` is replaced unless ``overwrite`` is False: callers check for one before
+    the work starts too, so that the user does not wait for a refusal.
     """
     target = Path(path)
     fd = open_unnamed(target.parent)
@@ -158,7 +187,8 @@ def unnamed_output(path: StrPath) -> Iterator[str]:
         temp = _create_temp(target)
         try:
             yield str(temp)
-            os.replace(temp, target)
+            stop_point(BEFORE_NAMING_OUTPUT)
+            _move_into_place(temp, target, overwrite)
         except BaseException:
             with contextlib.suppress(OSError):
                 temp.unlink()
@@ -167,7 +197,8 @@ def unnamed_output(path: StrPath) -> Iterator[str]:
     try:
         yield f"/proc/self/fd/{fd}"
         os.fsync(fd)
-        link_unnamed(fd, target)
+        stop_point(BEFORE_NAMING_OUTPUT)
+        link_unnamed(fd, target, overwrite)
     finally:
         os.close(fd)
 
@@ -184,8 +215,9 @@ def open_unnamed(directory: Path) -> int | None:
         return None  # e.g. EOPNOTSUPP: this file system has no unnamed files
 
 
-def link_unnamed(fd: int, target: Path) -> None:
-    """Give the finished unnamed file ``fd`` the name ``target`` (replacing it), atomically.
+def link_unnamed(fd: int, target: Path, overwrite: bool = True) -> None:
+    """Give the finished unnamed file ``fd`` the name ``target`` atomically; an existing
+    ``target`` is replaced only with ``overwrite``.
 
     ``linkat`` with ``AT_SYMLINK_FOLLOW`` on ``/proc/self/fd/N`` is what names an unnamed file
     without privileges; Python's ``os.link`` only calls ``linkat`` (rather than ``link``, which
@@ -201,10 +233,10 @@ def link_unnamed(fd: int, target: Path) -> None:
             except FileExistsError:
                 continue
             except OSError:
-                _copy_into_place(fd, target)
+                _copy_into_place(fd, target, overwrite)
                 return
             try:
-                os.replace(temp, target)
+                _move_into_place(temp, target, overwrite)
             except BaseException:
                 with contextlib.suppress(OSError):
                     temp.unlink()
@@ -215,7 +247,7 @@ def link_unnamed(fd: int, target: Path) -> None:
     raise UsageError(f"cannot create a temporary file next to {target}")  # pragma: no cover
 
 
-def _copy_into_place(fd: int, target: Path) -> None:
+def _copy_into_place(fd: int, target: Path, overwrite: bool) -> None:
     temp = _create_temp(target)
     try:
         with open(temp, "wb") as out:
@@ -224,7 +256,7 @@ def _copy_into_place(fd: int, target: Path) -> None:
                 out.write(block)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temp, target)
+        _move_into_place(temp, target, overwrite)
     except BaseException:
         with contextlib.suppress(OSError):
             temp.unlink()

@@ -109,14 +109,15 @@ def output_extension(path: str | os.PathLike[str], supported: Collection[str], k
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[str]:
+def atomic_output(path: str | os.PathLike[str], overwrite: bool = True) -> Iterator[str]:
     """Yield a temporary path beside ``path`` and move it into place only if the body succeeds.
 
     A crash or an encoder error halfway must not leave a truncated file under the requested name
     (a half-written FLAC or MKV still opens and silently looks shorter). On Linux the data is
     written to an unnamed file that a killed process cannot leave behind
     (:func:`ncodec.container.atomic.unnamed_output`); the yielded path has no extension, so
-    writers name their format explicitly.
+    writers name their format explicitly. With ``overwrite`` False an existing ``path`` is
+    refused, atomically at the moment the file is named.
     """
     target = os.fspath(path)
     directory = os.path.dirname(target) or "."
@@ -127,7 +128,7 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[str]:
     from ncodec.container.atomic import unnamed_output
 
     try:
-        with unnamed_output(target) as tmp:
+        with unnamed_output(target, overwrite) as tmp:
             yield tmp
     except BaseException as exc:
         # Only the failures a user can cause (disk full, permissions, an encoder refusing the

@@ -351,7 +351,7 @@ def _decode_png16(source: SourceLike) -> np.ndarray:
 # writing
 
 
-def write_image(path: str | os.PathLike[str], pixels: np.ndarray) -> None:
+def write_image(path: str | os.PathLike[str], pixels: np.ndarray, overwrite: bool = True) -> None:
     """Write ``pixels`` ((H, W) or (H, W, C), C in {1, 3, 4}, uint8 or uint16) to ``path``.
 
     The format follows the extension (see :data:`IMAGE_WRITE_FORMATS`). Choices, all so that
@@ -364,7 +364,8 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray) -> None:
     * JPEG and BMP cannot hold alpha: it is dropped. WebP has no grey mode: grey is stored as RGB.
 
     The file is written to a temporary name and moved into place, so a failure leaves no partial
-    file. Raises :class:`UsageError` for an unsupported extension or pixel array.
+    file; an existing file is replaced unless ``overwrite`` is False. Raises :class:`UsageError`
+    for an unsupported extension or pixel array.
     """
     ext = output_extension(path, IMAGE_WRITE_FORMATS, "image")
     fmt = IMAGE_WRITE_FORMATS[ext]
@@ -375,7 +376,7 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray) -> None:
     if fmt in ("JPEG", "BMP") and channels == 4:
         arr = arr[..., :3]
         channels = 3
-    with atomic_output(path) as tmp:
+    with atomic_output(path, overwrite) as tmp:
         if arr.dtype == np.uint16 and channels in (3, 4):
             _write_png16(tmp, arr)
             return
