@@ -90,29 +90,8 @@ def atomic_output(path: StrPath, overwrite: bool = False) -> Iterator[Path]:
     """
     target = Path(path)
     _refuse_existing(target, overwrite)
-    fd = open_unnamed(target.parent)
-    if fd is not None:
-        try:
-            with _reported_under(target):
-                yield Path(f"/proc/self/fd/{fd}")
-                os.fsync(fd)
-                stop_point(BEFORE_NAMING_OUTPUT)
-                link_unnamed(fd, target, overwrite)
-        finally:
-            os.close(fd)
-        _fsync_dir(target.parent)
-        return
-    temp = _create_temp(target)
-    try:
-        with _reported_under(target):
-            yield temp
-            _fsync_file(temp)
-            stop_point(BEFORE_NAMING_OUTPUT)
-            _move_into_place(temp, target, overwrite)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
+    with _reported_under(target), unnamed_output(target, overwrite) as temp:
+        yield Path(temp)
     _fsync_dir(target.parent)
 
 
@@ -187,6 +166,7 @@ def unnamed_output(path: StrPath, overwrite: bool = True) -> Iterator[str]:
         temp = _create_temp(target)
         try:
             yield str(temp)
+            _fsync_file(temp)
             stop_point(BEFORE_NAMING_OUTPUT)
             _move_into_place(temp, target, overwrite)
         except BaseException:
