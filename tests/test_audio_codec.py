@@ -72,9 +72,8 @@ def test_random_weights_miss_the_floor(speech: tuple[np.ndarray, int]) -> None:
 
     trained = _codec()
     torch.manual_seed(0)
-    k = trained.config.n_codebooks
-    untrained = AudioCodec(AudioCodecModel(trained.config), np.stack([t.freqs for t in trained.tables[:k]]),
-                           np.stack([t.freqs for t in trained.tables[k:]]))
+    untrained = AudioCodec(AudioCodecModel(trained.config), trained.code_freqs, trained.context_freqs,
+                           trained.context_index)
     samples, rate = speech
     payload = untrained.encode(AudioData(samples, rate), quality=3)
     out = untrained.decode(payload)
@@ -95,19 +94,25 @@ def test_entropy_coding_beats_fixed_width_packing(speech: tuple[np.ndarray, int]
     assert coded_bits < SAVING_CEILING * codes * 10, coded_bits / codes  # bits per code against 10
 
 
-def test_repeated_codes_round_trip_through_the_repeat_symbol() -> None:
-    """The "same as before" substitution and its inverse, on rows with runs, partial rows and stereo."""
-    from ncodec.codecs.audio.codec import _coded_masks, _undo_repeats, _window_symbols
+def test_codes_round_trip_through_the_context_coder() -> None:
+    """Frame-major context coding and its stepwise decoding, on rows with runs, partial rows, stereo."""
+    from ncodec.codecs.audio.codec import _coded_masks, _decode_window_codes, _window_symbols
+    from ncodec.entropy import TableBank, encode_steps, quantize_pmf
 
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 16, (2, 4, 37)).astype(np.int32)
     codes[0, 0, 5:12] = 7  # a run
     codes[1, 1, :] = 3  # one code throughout
+    n_contexts = 3
+    context_index = rng.integers(0, n_contexts, (4, 16))
+    bank = TableBank(0, np.stack([quantize_pmf(np.append(rng.random(16) + 0.1, 0.0)) for _ in range(4 + n_contexts)]))
+    rows = 4 + context_index
     for mid_k, side_k, kf in ((2, 2, 0), (1, 2, 100), (3, 0, 255), (4, 1, 0)):
-        symbols, ids = _window_symbols(codes, mid_k, side_k, kf, 16)
-        assert np.any(symbols == 16) and symbols.max() == 16
         masks = _coded_masks(2, 4, 37, mid_k, side_k, kf)
-        np.testing.assert_array_equal(_undo_repeats(symbols, ids, 4, 16), codes[masks])
+        symbols, ids = _window_symbols(codes, masks, rows)
+        assert symbols.size == masks.sum() and set(np.unique(ids)) <= set(range(4 + n_contexts))
+        decoded = _decode_window_codes(encode_steps(symbols, ids, bank), masks, rows, bank)
+        np.testing.assert_array_equal(decoded, np.where(masks, codes, 0))
 
 
 def test_stereo_at_another_rate_keeps_rate_channels_and_length(speech: tuple[np.ndarray, int]) -> None:

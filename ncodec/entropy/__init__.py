@@ -6,6 +6,8 @@ of integer frequency tables.
 * :mod:`.gaussian` -- zero-mean quantized Gaussians selected by an integer scale index (the
   image codec's y latents).
 * :mod:`.table` -- explicit :class:`FrequencyTable` s (factorized hyper-priors, audio code priors).
+* :mod:`.stepwise` -- the same integer tables chosen per symbol from symbols decoded before it
+  (context models: the audio codec's code given the previous frame's code).
 * :mod:`.parametric` -- quantized network weights under a fitted Laplace or Gaussian whose
   family and float32 scale travel in a small header (the video codec).
 
@@ -45,6 +47,7 @@ from .gaussian import (
     table_digest,
 )
 from .parametric import decode_weights, encode_weights, weights_information_bits
+from .stepwise import TableBank, decode_steps, encode_steps, steps_information_bits
 from .table import FrequencyTable, decode_tables, encode_tables, table_information_bits
 
 CODER_VERSION = 1
@@ -61,15 +64,19 @@ __all__ = [
     "SCALE_TABLE",
     "TOTAL",
     "FrequencyTable",
+    "TableBank",
     "decode_gaussian",
+    "decode_steps",
     "decode_tables",
     "decode_weights",
     "encode_gaussian",
+    "encode_steps",
     "encode_tables",
     "encode_weights",
     "gaussian_information_bits",
     "quantize_pmf",
     "scale_to_index",
+    "steps_information_bits",
     "table_digest",
     "table_information_bits",
     "weights_information_bits",

@@ -3,8 +3,9 @@
 Policies (documented in docs/AUDIO.md):
 
 * **Rate.** Audio is coded at the model's 16 kHz. ``bitrate`` (kbps) is nominal: the codec uses
-  ``bitrate / 0.5`` codebooks of 10 bits at 50 frames/s, entropy-codes the codes under integer
-  per-codebook tables shipped with the weights, then fits the whole file (header included) to the
+  ``bitrate / 0.5`` codebooks of 10 bits at 50 frames/s, entropy-codes each code under an integer
+  table chosen by the previous frame's code of its codebook (tables shipped with the weights, see
+  :mod:`.priors`), then fits the whole file (header included) to the
   nominal rate: whole codebooks are dropped while it is over, added while it is under, and the
   next codebook is coded on an evenly spread share of the frames (``kf`` / 256) to fill what is
   left. The file never exceeds the nominal rate unless one codebook alone does.
@@ -38,7 +39,7 @@ from ncodec.codecs.base import Payload
 from ncodec.codecs.threads import codec_threads
 from ncodec.codecs.weights import load_tensors, split_state
 from ncodec.container.format import container_overhead
-from ncodec.entropy import FrequencyTable, decode_tables, encode_tables, table_information_bits
+from ncodec.entropy import TableBank, decode_steps, encode_steps, steps_information_bits
 from ncodec.errors import FormatError, InputError, UsageError
 from ncodec.media.audio import MAX_AUDIO_SECONDS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, AudioData, StreamResampler
 
@@ -88,16 +89,22 @@ class AudioCodec:
     modality: ClassVar[str] = "audio"
     known_chunks: ClassVar[set[str]] = {window_tag(i) for i in range(1000)}
 
-    def __init__(self, model: AudioCodecModel, code_freqs: np.ndarray, repeat_freqs: np.ndarray) -> None:
+    def __init__(self, model: AudioCodecModel, code_freqs: np.ndarray, context_freqs: np.ndarray,
+                 context_index: np.ndarray) -> None:
         self.model = model.eval()
         self.config: AudioModelConfig = model.config
         k, size = self.config.n_codebooks, self.config.codebook_size
-        if code_freqs.shape != (k, size + 1) or repeat_freqs.shape != (k, size + 2):
-            raise ValueError(f"code tables must be (codebooks, size + 1) and (codebooks, size + 2), got "
-                             f"{code_freqs.shape} and {repeat_freqs.shape}")
-        # Table k codes codebook k's first frame in a window; table K + k every later frame, whose
-        # extra value ``size`` means "the same code as the frame before" (see _window_symbols).
-        self.tables = [FrequencyTable(0, row) for row in code_freqs] + [FrequencyTable(0, row) for row in repeat_freqs]
+        if code_freqs.shape != (k, size + 1) or context_freqs.ndim != 2 or context_freqs.shape[1] != size + 1 \
+                or context_index.shape != (k, size):
+            raise ValueError(f"code tables must be (codebooks, size + 1), (contexts, size + 1) and (codebooks, size), "
+                             f"got {code_freqs.shape}, {context_freqs.shape} and {context_index.shape}")
+        if context_index.min() < 0 or context_index.max() >= context_freqs.shape[0]:
+            raise ValueError("context index names a table that does not exist")
+        self.code_freqs, self.context_freqs, self.context_index = code_freqs, context_freqs, context_index
+        # Bank row k codes codebook k's first frame in a window; row K + context_index[k, c] a
+        # later frame whose predecessor (the codebook's previous coded frame) is code c.
+        self.bank = TableBank(0, np.concatenate([code_freqs, context_freqs]))
+        self.context_rows = (k + context_index.astype(np.int64))
 
     @classmethod
     def from_file(cls, path: str | Path) -> AudioCodec:
@@ -109,7 +116,8 @@ class AudioCodec:
         config = AudioModelConfig.from_dict(json.loads(meta.get("config", "{}")))
         model = AudioCodecModel(config)
         model.load_state_dict(state, strict=True)
-        return cls(model, tables["code_freqs"].numpy(), tables["repeat_freqs"].numpy())
+        return cls(model, tables["code_freqs"].numpy(), tables["context_freqs"].numpy(),
+                   tables["context_index"].numpy())
 
     @property
     def bitrates(self) -> list[float]:
@@ -230,9 +238,11 @@ class AudioCodec:
     def _chunks(self, codes: list[np.ndarray], mid_k: int, side_k: int, kf: int) -> tuple[dict[str, bytes], float]:
         chunks, bits = {}, 0.0
         for index, window in enumerate(codes):
-            symbols, ids = _window_symbols(window, mid_k, side_k, kf, self.config.codebook_size)
-            chunks[window_tag(index)] = encode_tables(symbols, ids, self.tables)
-            bits += table_information_bits(symbols, ids, self.tables)
+            channels, n_codebooks, frames = window.shape
+            masks = _coded_masks(channels, n_codebooks, frames, mid_k, side_k, kf)
+            symbols, ids = _window_symbols(window, masks, self.context_rows)
+            chunks[window_tag(index)] = encode_steps(symbols, ids, self.bank)
+            bits += steps_information_bits(symbols, ids, self.bank)
         return chunks, bits
 
     # ----------------------------------------------------------------------------------- decode
@@ -317,11 +327,8 @@ class AudioCodec:
         """
         channels, mid_k, side_k, kf = meta["channels"], meta["k"], meta["ks"], meta["kf"]
         # Decode into the same layout the encoder wrote from: every codebook, zero where not coded.
-        codes = np.zeros((channels, self.config.n_codebooks, frames), dtype=np.int32)
-        _, ids = _window_symbols(codes, mid_k, side_k, kf, self.config.codebook_size)
-        symbols = decode_tables(data, ids, self.tables)
         masks = _coded_masks(channels, self.config.n_codebooks, frames, mid_k, side_k, kf)
-        codes[masks] = _undo_repeats(symbols, ids, self.config.n_codebooks, self.config.codebook_size)
+        codes = _decode_window_codes(data, masks, self.context_rows, self.bank)
         length = frames * self.config.samples_per_frame
         signals, next_seeds = [], []
         for c in range(channels):
@@ -361,45 +368,47 @@ def _coded_masks(channels: int, n_codebooks: int, frames: int, mid_k: int, side_
     return masks
 
 
-def _window_symbols(codes: np.ndarray, mid_k: int, side_k: int, kf: int,
-                    size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of one window (channels, codebooks, frames) as (symbols, table ids) for the coder.
+def _window_symbols(codes: np.ndarray, masks: np.ndarray, context_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A window's codes (channels, codebooks, frames) as (symbols, bank rows) in decoding order.
 
-    Order: channel, then codebook, then frame (C order over the coded mask). A codebook's first
-    coded frame in the window is coded as is under table k; each later one as ``size`` (the
-    codebook size) when it repeats the code before it, else as itself, under table K + k. The
-    table of every position depends on the mask alone, so the decoder knows it before it decodes.
+    Decoding order is frame by frame, and inside a frame channel then codebook, over the coded
+    ``masks``. A (channel, codebook) row's first coded frame is coded under bank row k (the
+    codebook's unigram); every later one under ``context_rows[k, p]``, p being the code of that
+    row's previous coded frame, which the decoder has decoded by then.
     """
-    channels, n_codebooks, frames = codes.shape
-    masks = _coded_masks(channels, n_codebooks, frames, mid_k, side_k, kf)
-    ids_parts, sym_parts = [], []
-    for c in range(channels):
-        for k in range(n_codebooks):
-            row = codes[c, k][masks[c, k]].astype(np.int64)
-            if row.size == 0:
-                continue
-            ids = np.full(row.size, n_codebooks + k, dtype=np.int32)
-            ids[0] = k
-            symbols = row.copy()
-            symbols[1:][row[1:] == row[:-1]] = size
-            ids_parts.append(ids)
-            sym_parts.append(symbols)
-    if not ids_parts:
-        return np.zeros(0, np.int32), np.zeros(0, np.int32)
-    return np.concatenate(sym_parts), np.concatenate(ids_parts)
+    _, n_codebooks, frames = codes.shape
+    positions = np.where(masks, np.arange(frames), -1)
+    last = np.maximum.accumulate(positions, axis=2)  # latest coded frame up to and including f
+    previous = np.full_like(last, -1)
+    previous[:, :, 1:] = last[:, :, :-1]
+    prev_codes = np.take_along_axis(codes, np.maximum(previous, 0), axis=2).astype(np.int64)
+    codebook = np.arange(n_codebooks)[None, :, None]
+    rows = np.where(previous < 0, codebook, context_rows[codebook, prev_codes])
+    order = masks.transpose(2, 0, 1)
+    return codes.transpose(2, 0, 1)[order].astype(np.int64), rows.transpose(2, 0, 1)[order]
 
 
-def _undo_repeats(symbols: np.ndarray, ids: np.ndarray, n_codebooks: int, size: int) -> np.ndarray:
-    """Codes from decoded symbols (inverse of the repeat substitution in :func:`_window_symbols`)."""
-    codes = symbols.astype(np.int64)
-    first = ids < n_codebooks  # the first frame of each (channel, codebook) row
-    repeat = (codes == size) & ~first
-    if np.any(codes[first] >= size) or np.any((codes >= size) & ~repeat) or np.any(codes < 0):
-        raise FormatError("audio codes out of range")
-    # forward-fill: a repeat takes the last non-repeat code before it (rows start with a real code)
-    positions = np.where(repeat, 0, np.arange(codes.size))
-    np.maximum.accumulate(positions, out=positions)
-    return codes[positions].astype(np.int32)
+def _decode_window_codes(data: bytes, masks: np.ndarray, context_rows: np.ndarray, bank: TableBank) -> np.ndarray:
+    """Inverse of :func:`_window_symbols` followed by coding: codes (channels, codebooks, frames),
+    zero where not coded. Decodes one frame per step, its bank rows from the frame before."""
+    channels, n_codebooks, frames = masks.shape
+    slots_of = [np.flatnonzero(masks[:, :, f].reshape(-1)) for f in range(frames)]
+    codebook_of = np.tile(np.arange(n_codebooks), channels)
+    last = np.full(channels * n_codebooks, -1, dtype=np.int64)  # code of each slot's previous coded frame
+
+    def step_rows(step: int, previous: np.ndarray) -> np.ndarray:
+        if step:
+            last[slots_of[step - 1]] = previous
+        slots = slots_of[step]
+        before = last[slots]
+        k = codebook_of[slots]
+        return np.where(before < 0, k, context_rows[k, np.maximum(before, 0)])
+
+    decoded = decode_steps(data, frames, step_rows, bank)
+    codes = np.zeros((frames, channels * n_codebooks), dtype=np.int32)
+    for f, values in enumerate(decoded):
+        codes[f, slots_of[f]] = values
+    return codes.T.reshape(channels, n_codebooks, frames)
 
 
 class _ModelRateStream:
