@@ -5,7 +5,8 @@ The decoder predicts STFT log-magnitudes (its phase comes from a phase vocoder a
 directly, on the decoder's own STFT grid, with no inverse STFT in the training step:
 ``15 * log-mel L1 (80 bands, log10) + 15 * power-law compressed magnitude MSE (|X|^0.3)
 + 1 * log-magnitude L1 + 0.25 * commitment + 1 * codebook + 1 * relative latent error``
-(defaults; ``TrainConfig.loss`` overrides them). The compressed magnitude term is the one speech
+(defaults; ``TrainConfig.loss`` overrides them). Weighting ``adv`` or ``fm`` adds spectrogram
+discriminators and their hinge and feature-matching terms (:mod:`.audio_adversary`). The compressed magnitude term is the one speech
 enhancement found to track PESQ; the latent error makes each codebook refine the last (see
 ``ResidualVQ.forward``). Each sample draws its number of active codebooks from the offered bitrates (quantizer
 dropout), so one step trains every rate.
@@ -27,13 +28,15 @@ from torch import Tensor, nn
 
 from ncodec.codecs.audio.model import AudioCodecModel, AudioModelConfig, build_model, target_log_magnitude
 
+from .audio_adversary import Adversary
 from .audio_data import SegmentSampler, list_audio, load_mono
 from .config import TrainConfig
 
 MEL_BANDS = 80
 COMPRESSION = 0.3
 LOSS_FLOOR = math.log(1e-4)  # log-magnitudes below this count as this (inaudible detail)
-WEIGHTS = {"mel": 15.0, "cmag": 15.0, "logmag": 1.0, "commitment": 0.25, "codebook": 1.0, "latent": 1.0}
+WEIGHTS = {"mel": 15.0, "cmag": 15.0, "logmag": 1.0, "commitment": 0.25, "codebook": 1.0, "latent": 1.0,
+           "adv": 0.0, "fm": 0.0}  # adversary off unless a recipe weights it (see audio_adversary)
 RESTART_EVERY = 100  # steps between dead-code restarts
 VAL_SECONDS = 8.0  # each dev clip's first seconds: bounds validation time
 
@@ -72,6 +75,8 @@ class AudioTrainTask:
         self.losses: MagnitudeLosses | None = None
         self._val: list[tuple[str, np.ndarray]] | None = None
         self._calls = 0
+        self.weights = {**WEIGHTS, **config.loss}
+        self.adversary: Adversary | None = None
 
     @property
     def segment(self) -> int:
@@ -94,6 +99,8 @@ class AudioTrainTask:
         self.sampler = SegmentSampler.from_dirs(self.config.data_dirs, self.model_config.sample_rate, self.segment,
                                                 device=device if self.config.profile == "gpu" else "cpu")
         self.losses = MagnitudeLosses(self.model_config).to(device)
+        if self.weights["adv"] > 0 or self.weights["fm"] > 0:
+            self.adversary = Adversary(self.losses.mel, device)
 
     def batch(self, generator: torch.Generator, device: str) -> Tensor:
         assert self.sampler is not None, "setup_data() first"
@@ -110,16 +117,31 @@ class AudioTrainTask:
         out = model(batch, n_active)
         terms = self.losses(out["log_mag"], batch)
         terms.update({"commitment": out["commitment"], "codebook": out["codebook"], "latent": out["latent"]})
-        weights = {**WEIGHTS, **self.config.loss}
-        loss = sum(weights[k] * v.mean() for k, v in terms.items())
+        core = _core(model)
+        d_loss = None
+        if self.adversary is not None and core.training:
+            target = target_log_magnitude(batch, self.model_config.n_fft, self.model_config.hop)
+            d_loss = self.adversary.step(target, out["log_mag"])
+            terms.update(self.adversary.generator_terms(target, out["log_mag"]))
+        loss = sum(self.weights[k] * v.mean() for k, v in terms.items())
         assert isinstance(loss, Tensor)
         self._calls += 1
-        core = _core(model)
         if core.training and self._calls % RESTART_EVERY == 0 and not torch.distributed.is_initialized():
             core.quantizer.restart_dead_codes(out["z"], generator)
         metrics = {"loss": float(loss.detach())}
-        metrics.update({k: float(v.detach().mean()) for k, v in terms.items() if k in ("mel", "cmag", "logmag", "latent")})
+        metrics.update({k: float(v.detach().mean()) for k, v in terms.items()
+                        if k in ("mel", "cmag", "logmag", "latent", "adv", "fm")})
+        if d_loss is not None:
+            metrics["disc"] = d_loss
         return loss, metrics
+
+    def extra_state(self) -> dict[str, object]:
+        return {"adversary": self.adversary.state_dict()} if self.adversary is not None else {}
+
+    def load_extra_state(self, state: dict[str, object]) -> None:
+        saved = state.get("adversary")
+        if self.adversary is not None and isinstance(saved, dict):
+            self.adversary.load_state_dict(saved)
 
     def _load_val(self) -> list[tuple[str, np.ndarray]]:
         if self._val is None:

@@ -74,10 +74,11 @@ class _Distributed:
 
 
 def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, step: int,
-                     elapsed: float, config: TrainConfig) -> None:
+                     elapsed: float, config: TrainConfig, task: TrainTask) -> None:
     tmp = path.with_suffix(".tmp")
+    extra = getattr(task, "extra_state", None)
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "elapsed": elapsed, "config": config.to_dict()}, tmp)
+                "elapsed": elapsed, "config": config.to_dict(), "task": extra() if extra else {}}, tmp)
     os.replace(tmp, path)
 
 
@@ -120,11 +121,13 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     step, elapsed = 0, 0.0
     ckpt_path = out_dir / CHECKPOINT_NAME
+    task_state: dict[str, Any] = {}
     if ckpt_path.exists():
         state = torch.load(ckpt_path, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, elapsed = int(state["step"]), float(state["elapsed"])
+        task_state = state.get("task") or {}
     train_model: nn.Module = model
     if ddp.active:
         # Every rank starts from rank 0's weights, so a fresh run and a resume agree everywhere.
@@ -135,6 +138,8 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
     forward_model: nn.Module = torch.compile(train_model) if config.compile else train_model  # type: ignore[assignment]
 
     task.setup_data(device)
+    if task_state and hasattr(task, "load_extra_state"):
+        task.load_extra_state(task_state)  # what the task trains besides the model (e.g. an adversary)
     log_file = None
     writer = None
     if ddp.is_main:
@@ -215,7 +220,7 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
                 if writer is not None:
                     writer.writerow([step, f"{elapsed:.1f}", f"{lr:.3g}", "", "", "", "", _fmt(val)])
             if ddp.is_main and time.monotonic() - last_ckpt > config.checkpoint_every_min * 60:
-                _save_checkpoint(ckpt_path, model, optimizer, step, time.monotonic() - t_start, config)
+                _save_checkpoint(ckpt_path, model, optimizer, step, time.monotonic() - t_start, config, task)
                 last_ckpt = time.monotonic()
         if device.startswith("cuda"):
             torch.cuda.synchronize(device)
@@ -226,7 +231,7 @@ def train(task: TrainTask, on_log: Callable[[dict[str, Any]], None] | None = Non
             seconds = time.monotonic() - timed_from - val_time
             summary["steps_per_s"] = round(timed_steps / max(seconds, 1e-9), 3)
         if ddp.is_main:
-            _save_checkpoint(ckpt_path, model, optimizer, step, elapsed, config)
+            _save_checkpoint(ckpt_path, model, optimizer, step, elapsed, config, task)
         ddp.barrier()
         return {"model": model, **summary}
     finally:

@@ -39,6 +39,9 @@ class TrainTask(Protocol):
         """Metrics on the held-out folder; called on rank 0 only."""
         ...
 
+    # Optional: ``extra_state() -> dict`` and ``load_extra_state(dict)`` carry what a task trains
+    # besides the model (the audio adversary) through the loop's checkpoints.
+
     def export(self, model: nn.Module, out_dir: str, summary: dict[str, object]) -> list[str]:
         """Write shippable weights and a model card; return the paths written."""
         ...
