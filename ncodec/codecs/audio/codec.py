@@ -104,7 +104,7 @@ class AudioCodec:
         # Bank row k codes codebook k's first frame in a window; row K + context_index[k, c] a
         # later frame whose predecessor (the codebook's previous coded frame) is code c.
         self.bank = TableBank(0, np.concatenate([code_freqs, context_freqs]))
-        self.context_rows = (k + context_index.astype(np.int64))
+        self.context_rows = k + context_index.astype(np.int64)
 
     @classmethod
     def from_file(cls, path: str | Path) -> AudioCodec:
