@@ -385,6 +385,12 @@ def test_run_eval_end_to_end_resume_and_skipped_file(tmp_path: Path) -> None:
     assert more.new_points == 2
     loaded = load_results(out)
     assert loaded is not None and len(loaded["points"]) == 18
+    # new weights: the model's points are stale and measured again; the baselines' are kept
+    retrained = CallableBackend(fake.encode, fake.decode, [ModelSpec("fake", "image", (1, 2, 3, 4), weights="ab")])
+    redone = run_eval("image", data, out, models=["fake"], baselines=["jpeg"], backend=retrained,
+                      settings={"jpeg": [20, 50]}, progress=False, plot=False)
+    assert redone.new_points == 8 and fake.encodes == 16 and len(redone.points) == 18
+    assert {p["weights_sha256"] for p in redone.points if p["codec"] == "ncodec:fake"} == {"ab"}
 
 
 def test_run_eval_without_a_reference_file_omits_published_rows(tmp_path: Path,

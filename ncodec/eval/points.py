@@ -36,6 +36,7 @@ class ModelSpec:
     qualities: tuple[int, ...]
     available: bool = True
     test_only: bool = False
+    weights: str = ""  # SHA-256 (hex) of the installed weights: a resumed evaluation re-measures on a change
 
 
 EFFORT_MARK = "+effort"  # "image-hyperprior+effort2": the model at encode effort 2, its own curve
@@ -74,7 +75,8 @@ class ApiBackend:
         from ncodec import registry
 
         return [
-            ModelSpec(m.name, m.modality, tuple(m.qualities), available=m.is_available(), test_only=m.test_only)
+            ModelSpec(m.name, m.modality, tuple(m.qualities), available=m.is_available(), test_only=m.test_only,
+                      weights=registry.weights_sha256(m).hex() if m.is_available() else "")
             for m in registry.list_models(modality)
             if not m.test_only
         ]

@@ -321,7 +321,10 @@ def run_eval(
     previous = load_results(out) if resume else None
     points: list[Point] = []
     if previous and previous.get("modality") == modality:
-        points = list(previous.get("points", []))
+        # A point measured with other weights than those installed now is stale: measure it again.
+        current = {f"ncodec:{s.name}": s.weights for s in model_specs}
+        points = [p for p in previous.get("points", [])
+                  if p["codec"] not in current or p.get("weights_sha256", "") == current[p["codec"]]]
     done = {(p["file"], p["codec"], p["setting"]) for p in points}
 
     files = list_files(modality, data, max_files, match)
@@ -363,6 +366,7 @@ def run_eval(
                     if kind == "ncodec":
                         assert backend is not None
                         point = measure_ncodec(backend, modality, name, media, codec.name, setting)
+                        point["weights_sha256"] = codec.weights
                     else:
                         point = measure_baseline(codec, modality, name, base_media, setting)
                 except (NcodecError, ValueError) as exc:
