@@ -144,6 +144,17 @@ def test_exact_synthesis_does_not_depend_on_batching() -> None:
     assert torch.equal(batch * 2.0**16, torch.round(batch * 2.0**16))  # every value on the fixed-point grid
 
 
+def test_pixel_major_training_forward_matches_the_network() -> None:
+    """The fitting's matrix-product forward is the same function as the convolutional one."""
+    torch.manual_seed(0)
+    net = Synthesis(SynthesisShape(levels=4))
+    planes = [torch.randn(3, h, w) for h, w in level_shapes(21, 30, 4)]
+    channels = net(to_full_resolution(planes, 21, 30))
+    pixels = net.forward_pixels(to_full_resolution(planes, 21, 30, pixel_major=True))
+    assert pixels.shape == (3, 21, 30, 3)
+    assert torch.allclose(pixels.permute(0, 3, 1, 2), channels, atol=1e-6)
+
+
 def test_latent_streams_round_trip() -> None:
     rng = np.random.default_rng(0)
     shapes = level_shapes(40, 56, 4)

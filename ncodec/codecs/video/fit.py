@@ -90,12 +90,12 @@ class GroupFitter:
         self.shape = shape
         self.settings = settings
         self.device = device
-        self.target = torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2)
+        self.frames = torch.from_numpy(np.ascontiguousarray(frames)).to(device)  # (T, H, W, 3) uint8
+        self.target = self.frames.permute(0, 3, 1, 2)
         self.shapes = level_shapes(self.h, self.w, shape.levels)
         gen = torch.Generator().manual_seed(settings.seed)
         torch.manual_seed(settings.seed)
         self.net = Synthesis(shape).to(device)
-        self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.log_scales = torch.zeros(shape.levels, prior.BUCKETS, device=device)
         self.deltas = [torch.zeros(self.t, h, w, device=device) for h, w in self.shapes]
         if start is not None:
@@ -181,10 +181,9 @@ class GroupFitter:
                 group["lr"] = base * warm * (0.02 + 0.98 * cosine)
             planes, symbols = self._latents(hard=step >= hard_from)
             idx = self._sample_frames().to(self.device)
-            x = to_full_resolution([p[idx] for p in planes], self.h, self.w).contiguous(
-                memory_format=torch.channels_last)
-            out = self.net(x)
-            target = self.target[idx].float() / 255.0
+            x = to_full_resolution([p.index_select(0, idx) for p in planes], self.h, self.w, pixel_major=True)
+            out = self.net.forward_pixels(x)
+            target = self.frames.index_select(0, idx).float() / 255.0
             mse = torch.mean((out - target) ** 2)
             bits = self._rate_bits(symbols)
             loss = mse + s.lam * bits / self.pixels

@@ -44,12 +44,13 @@ def upsample2x(x: Tensor) -> Tensor:
     return torch.stack([0.75 * x + 0.25 * left, 0.75 * x + 0.25 * right], dim=-1).reshape(*x.shape[:-1], 2 * w)
 
 
-def to_full_resolution(planes: list[Tensor], height: int, width: int) -> Tensor:
-    """Stack levels ``(N, h_k, w_k)`` into synthesis input ``(N, levels, H, W)``."""
+def to_full_resolution(planes: list[Tensor], height: int, width: int, pixel_major: bool = False) -> Tensor:
+    """Stack levels ``(N, h_k, w_k)`` into synthesis input ``(N, levels, H, W)``, or
+    ``(N, H, W, levels)`` with ``pixel_major`` (the layout the fitting's matrix products read)."""
     out = []
     for k, plane in enumerate(planes):
         x = plane
         for _ in range(k):
             x = upsample2x(x)
         out.append(x[..., :height, :width])
-    return torch.stack(out, dim=1)
+    return torch.stack(out, dim=-1 if pixel_major else 1)

