@@ -37,8 +37,10 @@ class ModelInfo:
     test_only: bool = False
     fractional_quality: bool = False  # takes qualities between its levels (and size/PSNR targets)
     # Decoded output identical on every CPU by construction (integer or provably exact float64
-    # arithmetic). Every model's entropy stream decodes exactly everywhere; the others reconstruct
-    # with float32 kernels, whose last-bit rounding can differ on another CPU family.
+    # arithmetic, IEEE-exact elementwise operations). Every model's entropy stream decodes exactly
+    # everywhere; the others reconstruct with float32 kernels, whose last-bit rounding can differ on
+    # another CPU family. (Audio is exact at the model's 16 kHz; output at another rate passes
+    # through libswresample, whose SIMD paths are not.)
     exact_decoding: bool = False
     _fixed_qualities: tuple[int, ...] = field(default=())
 
@@ -89,7 +91,7 @@ MODELS: tuple[ModelInfo, ...] = (
         model_id=3, name="audio-rvq", modality="audio",
         description="16 kHz residual-VQ codec (STFT front end, iSTFT head), 1.5-12 kbps, trained by this project",
         factory="ncodec.codecs.audio.codec:AudioCodec", weights="audio_rvq.safetensors",
-        card="audio_rvq.json", default_quality=3,
+        card="audio_rvq.json", default_quality=3, exact_decoding=True,
     ),
     ModelInfo(
         model_id=4, name="video-latent-grid", modality="video",

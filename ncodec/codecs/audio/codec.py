@@ -18,9 +18,10 @@ Policies (documented in docs/AUDIO.md):
   Encoding and decoding hold a few windows in memory whatever the length, and any window decodes
   from its own chunk.
 * **Exactness.** Codes are integers and their tables are integers, so the entropy-coded stream
-  decodes identically everywhere. The decoder network runs in float32 (its output was measured
-  identical across processes and thread counts); the phase vocoder and the inverse STFT run in
-  float64.
+  decodes identically everywhere. The decoder network runs in exact float64 arithmetic
+  (:mod:`.exact`), and the magnitudes, phases and inverse STFT use only IEEE-exact operations and
+  exact sums (:mod:`.synthesis`), so at the model's 16 kHz a file decodes to the same samples on
+  every CPU, thread count and BLAS. (Output at another rate then passes through the resampler.)
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ from ncodec.entropy import TableBank, decode_steps, encode_steps, steps_informat
 from ncodec.errors import FormatError, InputError, UsageError
 from ncodec.media.audio import MAX_AUDIO_SECONDS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, AudioData, StreamResampler
 
-from .model import AudioCodecModel, AudioModelConfig, synthesize
+from . import exactmath
+from .exact import ExactDecoder
+from .model import AudioCodecModel, AudioModelConfig
+from .synthesis import synthesize
 
 WINDOW_FRAMES = 500  # 10 s at 50 frames/s
 OVERLAP_FRAMES = 10  # 200 ms cross-fade between windows
@@ -93,6 +97,7 @@ class AudioCodec:
                  context_index: np.ndarray) -> None:
         self.model = model.eval()
         self.config: AudioModelConfig = model.config
+        self.decoder = ExactDecoder(self.model)
         k, size = self.config.n_codebooks, self.config.codebook_size
         if code_freqs.shape != (k, size + 1) or context_freqs.ndim != 2 or context_freqs.shape[1] != size + 1 \
                 or context_index.shape != (k, size):
@@ -293,7 +298,7 @@ class AudioCodec:
             raise FormatError("more window chunks than the audio's length needs")
         resampler = StreamResampler(meta["channels"], self.config.sample_rate, meta["sample_rate"])
         fade = OVERLAP_FRAMES * frame
-        ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)).astype(np.float32)
+        ramp = cross_fade_ramp(fade)
         tail: np.ndarray | None = None
         seeds: list[np.ndarray | None] = [None, None]  # phase carried into the next window, per signal
         if not 0 <= first_window < len(windows):
@@ -347,9 +352,15 @@ class AudioCodec:
         if used == 0:
             return np.zeros(length, dtype=np.float32), None
         with codec_threads():
-            log_mag = self.model.decode_log_magnitude(torch.from_numpy(codes[:used].astype(np.int64))[None],
-                                                      torch.from_numpy(mask[:used])[None])
-        return synthesize(log_mag[0].numpy(), self.config, length, seed)
+            log_mag = self.decoder.log_magnitude(torch.from_numpy(codes[:used].astype(np.int64)),
+                                                 torch.from_numpy(mask[:used]))
+        return synthesize(log_mag.numpy(), self.config.n_fft, self.config.hop, length, seed)
+
+
+def cross_fade_ramp(fade: int) -> np.ndarray:
+    """Raised-cosine ramp of ``fade`` samples, ``0.5 - 0.5 cos(pi (i + 0.5) / fade)``, from exactmath's cos."""
+    cos, _ = exactmath.cos_sin_of_turns(2 * np.arange(fade) + 1, 4 * fade)
+    return (0.5 - 0.5 * cos).astype(np.float32)
 
 
 def partial_frames(frames: int, kf: int) -> np.ndarray:

@@ -184,25 +184,6 @@ def target_log_magnitude(x: Tensor, n_fft: int, hop: int) -> Tensor:
     return torch.log(spec.abs().clamp_min(math.exp(LOG_MAG_FLOOR)))
 
 
-def synthesize(log_mag: np.ndarray, config: AudioModelConfig, length: int,
-               previous_phase: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Waveform (length,) from log-magnitudes (bins, frames): peak-locked phase, then inverse STFT.
-
-    Returns the samples and the phase of every frame (the caller passes a frame's phase on as
-    ``previous_phase`` to continue the signal coherently in the next window). float64 numpy
-    throughout, so the result depends on the magnitudes alone.
-    """
-    from .phase import peak_locked_phase
-
-    mag = np.exp(np.asarray(log_mag, dtype=np.float64))
-    phase = peak_locked_phase(mag, config.hop, config.n_fft, previous_phase)
-    spec = mag * np.exp(1j * phase)
-    spec = np.concatenate([spec, spec[:, -1:]], axis=1)  # the centred STFT's last frame
-    window = torch.hann_window(config.n_fft, dtype=torch.float64)
-    wave = torch.istft(torch.from_numpy(spec), config.n_fft, config.hop, window=window, center=True, length=length)
-    return wave.numpy().astype(np.float32), phase
-
-
 class AudioCodecModel(nn.Module):
     """Encoder, residual VQ and decoder; ``forward`` is the training path with quantizer dropout."""
 
@@ -233,8 +214,11 @@ class AudioCodecModel(nn.Module):
     @torch.no_grad()
     def decode_codes(self, codes: Tensor, length: int, mask: Tensor | None = None) -> Tensor:
         """Waveforms (B, length) from codes (B, k, frames) (each signal synthesised from its start)."""
+        from .synthesis import synthesize
+
+        c = self.config
         log_mag = self.decode_log_magnitude(codes, mask).cpu().numpy()
-        return torch.from_numpy(np.stack([synthesize(m, self.config, length)[0] for m in log_mag]))
+        return torch.from_numpy(np.stack([synthesize(m, c.n_fft, c.hop, length)[0] for m in log_mag]))
 
 
 def build_model(config: AudioModelConfig | None = None) -> AudioCodecModel:

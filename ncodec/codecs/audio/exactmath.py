@@ -1,0 +1,124 @@
+"""Arithmetic that gives the same bits on every CPU: fixed-point rounding and elementary functions.
+
+Why this module exists. IEEE 754 fixes the result of +, -, *, / and sqrt to the last bit, but not
+of exp, erf, sin or cos (every libm and every SIMD path of torch and numpy approximates them its own
+way), and not of a sum whose order a BLAS, a convolution kernel or a thread count chooses. The audio
+decoder therefore only ever
+
+* sums (in matrix products, convolutions and reductions) binary fractions on a fixed grid whose
+  every partial sum stays below ``2**53`` grid units: such a sum is exact, so the order the kernel
+  picks cannot change it (:func:`to_grid` puts values on a grid, and callers bound the sums);
+* evaluates exp, erf, cos and sin as the fixed sequences of +, -, * and / below, one torch or numpy
+  operation at a time (never fused into one kernel, where a compiler may contract them into FMA).
+
+Accuracy is far beyond what the decoder needs (relative error ~1e-16 for exp, sin and cos,
+1.5e-7 absolute for erf); what matters is that it is the same everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch import Tensor
+
+# exp: x = k ln 2 + r with |r| <= ln(2) / 2, then a Taylor polynomial of degree 13 for e^r
+# (truncation error below 4e-18 relative). ln 2 is split in a head with trailing zero bits, so
+# that k * LN2_HI is exact for every k this module meets (fdlibm's constants).
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_INV_LN2 = 1.44269504088896338700e00
+_EXP_COEFFS = [1.0 / math.factorial(i) for i in range(14)]
+EXP_INPUT_LIMIT = 700.0  # inputs are clamped to +-this, so 2**k stays a normal number
+
+# erf: Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7).
+_ERF_P = 0.3275911
+_ERF_A = [0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429]
+
+
+def to_grid(x: Tensor, frac_bits: int, limit: float) -> Tensor:
+    """``x`` rounded to a multiple of ``2**-frac_bits`` (half to even) and clamped to ``+-limit``.
+
+    Multiplying by a power of two is exact, rounding to an integer is exact, so the result is
+    determined by ``x`` alone.
+    """
+    return torch.clamp(torch.round(x * 2.0**frac_bits), -limit * 2.0**frac_bits, limit * 2.0**frac_bits) \
+        * 2.0**-frac_bits
+
+
+def _horner(coeffs: list[float], r: Tensor) -> Tensor:
+    """sum(coeffs[i] * r**i), highest power first, one operation at a time."""
+    p = torch.full_like(r, coeffs[-1])
+    for c in reversed(coeffs[:-1]):
+        p.mul_(r)  # in place, but still two separately rounded operations
+        p.add_(c)
+    return p
+
+
+def exp(x: Tensor) -> Tensor:
+    """e**x for float64 ``x`` (clamped to +-EXP_INPUT_LIMIT), identical on every machine."""
+    x = torch.clamp(x.double(), -EXP_INPUT_LIMIT, EXP_INPUT_LIMIT)
+    k = torch.floor(x * _INV_LN2 + 0.5)
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    # 2**k built from its bit pattern: exact, no pow() involved.
+    scale = ((k.to(torch.int64) + 1023) << 52).view(torch.float64)
+    return _horner(_EXP_COEFFS, r) * scale
+
+
+def erf(x: Tensor) -> Tensor:
+    """The error function of float64 ``x`` (absolute error below 1.5e-7), identical everywhere."""
+    y = torch.abs(x)
+    t = 1.0 / (1.0 + _ERF_P * y)
+    poly = _horner([0.0, *_ERF_A], t)
+    value = 1.0 - poly * exp(-(y * y))
+    return torch.where(x < 0, -value, value)
+
+
+def gelu(x: Tensor) -> Tensor:
+    """GELU with the exact (erf) form torch's ``F.gelu`` uses by default."""
+    return 0.5 * x * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))
+
+
+# sin and cos on [0, pi/4]: Taylor polynomials of degree 17 and 18 (error below 1e-18).
+_SIN_COEFFS = [0.0 if i % 2 == 0 else (-1.0) ** (i // 2) / math.factorial(i) for i in range(18)]
+_COS_COEFFS = [0.0 if i % 2 else (-1.0) ** (i // 2) / math.factorial(i) for i in range(19)]
+
+
+def cos_sin_of_turns(m: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin of ``2 pi m / n`` for integer ``m`` (float64 arrays), identical everywhere.
+
+    The reduction to an angle in [0, pi/4] runs in integers (quadrant, then the complement), so
+    the polynomials only ever see small arguments.
+    """
+    m = np.asarray(m, dtype=np.int64) % n
+    quadrant, r = np.divmod(4 * m, n)  # angle = (quadrant + r / n) * pi / 2, 0 <= r < n
+    complement = 2 * r > n
+    r_small = np.where(complement, n - r, r)
+    theta = torch.from_numpy(r_small.astype(np.float64) * (math.pi / 2.0) / float(n))
+    s, c = _horner(_SIN_COEFFS, theta).numpy(), _horner(_COS_COEFFS, theta).numpy()
+    s, c = np.where(complement, c, s), np.where(complement, s, c)  # angle within the quadrant
+    cos_out = np.select([quadrant == 0, quadrant == 1, quadrant == 2], [c, -s, -c], s)
+    sin_out = np.select([quadrant == 0, quadrant == 1, quadrant == 2], [s, c, -s], -c)
+    return cos_out, sin_out
+
+
+PHASE_STEPS = 2**16  # the synthesis rounds every phase to one of this many angles per turn
+
+
+@lru_cache(maxsize=1)
+def phase_table() -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin of every angle ``2 pi i / PHASE_STEPS``."""
+    return cos_sin_of_turns(np.arange(PHASE_STEPS), PHASE_STEPS)
+
+
+def cos_sin_of_phase(phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin of float64 radians, through the angle nearest on a grid of PHASE_STEPS per turn.
+
+    The grid's half-step (4.8e-5 rad) shifts a partial by at most -86 dB of its own amplitude.
+    """
+    index = np.round(np.asarray(phase, dtype=np.float64) * (PHASE_STEPS / (2.0 * math.pi)))
+    index = np.mod(index, PHASE_STEPS).astype(np.int64)
+    cos_t, sin_t = phase_table()
+    return cos_t[index], sin_t[index]
