@@ -39,8 +39,7 @@ class ModelInfo:
     # Decoded output identical on every CPU by construction (integer or provably exact float64
     # arithmetic, IEEE-exact elementwise operations). Every model's entropy stream decodes exactly
     # everywhere; the others reconstruct with float32 kernels, whose last-bit rounding can differ on
-    # another CPU family. (Audio is exact at the model's 16 kHz; output at another rate passes
-    # through libswresample, whose SIMD paths are not.)
+    # another CPU family.
     exact_decoding: bool = False
     _fixed_qualities: tuple[int, ...] = field(default=())
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ncodec.codecs.audio import exactmath
+from ncodec import exactmath
 from ncodec.codecs.audio.codec import AudioCodec
 from ncodec.codecs.audio.exact import ExactDecoder, exactness_margin_bits, quantize_rows
 from ncodec.codecs.audio.synthesis import inverse_dft_matrix, inverse_stft
@@ -135,3 +135,44 @@ def test_cross_fade_ramp_rises_symmetrically(n: int) -> None:
 
     ramp = cross_fade_ramp(n).astype(np.float64)
     assert np.all(np.diff(ramp) > 0) and np.allclose(ramp + ramp[::-1], 1.0, atol=1e-7)
+
+
+def _tones(rate: int, seconds: float = 1.0) -> np.ndarray:
+    """1 kHz and 6.5 kHz, from exactmath's sin so that the input too is the same on every machine."""
+    i = np.arange(int(rate * seconds))
+    return (0.5 * exactmath.cos_sin_of_turns(1000 * i, rate)[1] + 0.3 * exactmath.cos_sin_of_turns(6500 * i, rate)[1])[None]
+
+
+@pytest.mark.parametrize("rate_out", [44100, 48000, 22050, 8000])
+def test_exact_resampler_is_accurate_and_block_size_free(rate_out: int) -> None:
+    from ncodec.media.exact_resample import ExactStreamResampler
+
+    x = _tones(16000)
+    whole = ExactStreamResampler(1, 16000, rate_out)
+    y = np.concatenate([whole.push(x), whole.finish()], axis=1)
+    pieces = ExactStreamResampler(1, 16000, rate_out)
+    blocks = [pieces.push(x[:, i:i + 1237]) for i in range(0, x.shape[1], 1237)]
+    assert np.array_equal(np.concatenate([*blocks, pieces.finish()], axis=1), y)
+    n = round(x.shape[1] * rate_out / 16000)
+    assert y.shape == (1, n)
+    t = np.arange(n) / rate_out
+    ideal = 0.5 * np.sin(2 * np.pi * 1000 * t) + (0.3 * np.sin(2 * np.pi * 6500 * t) if rate_out > 14000 else 0.0)
+    middle = slice(n // 8, 7 * n // 8)  # away from the zeros before and after the signal
+    assert np.abs(y[0, middle] - ideal[middle]).max() < 1e-5
+
+
+def test_exact_resampler_gives_pinned_bits_and_passes_equal_rates_through() -> None:
+    import hashlib
+
+    from ncodec.media.exact_resample import ExactStreamResampler
+
+    x = _tones(16000, 0.25)
+    r = ExactStreamResampler(1, 16000, 44100)
+    y = np.concatenate([r.push(x), r.finish()], axis=1)
+    assert hashlib.sha256(y.tobytes()).hexdigest() == PINNED_RESAMPLED
+    same = ExactStreamResampler(2, 16000, 16000)
+    stereo = np.concatenate([x, -x]).astype(np.float32)
+    assert np.array_equal(same.push(stereo), stereo) and same.finish().shape == (2, 0)
+
+
+PINNED_RESAMPLED = "8b2674c2c551e2bc0320bf4b9cc514a65119087be3cf496ba369cbfb5597313c"

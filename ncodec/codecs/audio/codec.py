@@ -21,7 +21,8 @@ Policies (documented in docs/AUDIO.md):
   decodes identically everywhere. The decoder network runs in exact float64 arithmetic
   (:mod:`.exact`), and the magnitudes, phases and inverse STFT use only IEEE-exact operations and
   exact sums (:mod:`.synthesis`), so at the model's 16 kHz a file decodes to the same samples on
-  every CPU, thread count and BLAS. (Output at another rate then passes through the resampler.)
+  every CPU, thread count and BLAS, and so it does at any other output rate: the decoder resamples
+  with :class:`ncodec.media.exact_resample.ExactStreamResampler`, not swresample.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ncodec import exactmath
 from ncodec.codecs.base import Payload
 from ncodec.codecs.threads import codec_threads
 from ncodec.codecs.weights import load_tensors, split_state
@@ -43,8 +45,8 @@ from ncodec.container.format import container_overhead
 from ncodec.entropy import TableBank, decode_steps, encode_steps, steps_information_bits
 from ncodec.errors import FormatError, InputError, UsageError
 from ncodec.media.audio import MAX_AUDIO_SECONDS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, AudioData, StreamResampler
+from ncodec.media.exact_resample import ExactStreamResampler
 
-from . import exactmath
 from .exact import ExactDecoder
 from .model import AudioCodecModel, AudioModelConfig
 from .synthesis import synthesize
@@ -296,7 +298,7 @@ class AudioCodec:
                 raise FormatError(f"missing chunk '{window_tag(index)}'")
         if window_tag(len(windows)) in chunks:
             raise FormatError("more window chunks than the audio's length needs")
-        resampler = StreamResampler(meta["channels"], self.config.sample_rate, meta["sample_rate"])
+        resampler = ExactStreamResampler(meta["channels"], self.config.sample_rate, meta["sample_rate"])
         fade = OVERLAP_FRAMES * frame
         ramp = cross_fade_ramp(fade)
         tail: np.ndarray | None = None

@@ -1,7 +1,7 @@
 """The audio decoder network in exact arithmetic: codes to log-magnitudes, the same bits on every CPU.
 
 The trained float32 network (:class:`.model.AudioDecoder` behind the residual VQ) is evaluated here
-in float64 with two rules (see :mod:`.exactmath` for why they suffice):
+in float64 with two rules (see :mod:`ncodec.exactmath` for why they suffice):
 
 * Every input to a matrix product, convolution or reduction is on the activation grid (a multiple
   of ``2**-ACT_BITS``, at most ``ACT_LIMIT`` in magnitude), and every weight row is stored as
@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import exactmath
+from ncodec import exactmath
+
 from .model import LOG_MAG_CEILING, LOG_MAG_FLOOR, AudioCodecModel, ConvNeXtBlock
 
 ACT_BITS = 16
@@ -54,13 +55,17 @@ def quantize_rows(weight: Tensor, row_dim: int = 0) -> Tensor:
 
     ``e`` is the largest exponent for which the row's ``sum |q|`` stays within ROW_BUDGET, so
     each row keeps as many bits as the exactness bound allows (about 15 for the largest weights).
+    The choice itself must not depend on the machine either: the weights are taken as fp16
+    values (what the weights file stores), whose float64 row sums are exact in any order, and
+    the exponent comes from ``frexp``, not from a logarithm.
     """
-    w = weight.detach().double().movedim(row_dim, 0)
+    w = weight.detach().half().double().movedim(row_dim, 0)
     rows = w.reshape(w.shape[0], -1)
     fan_in = rows.shape[1]
     l1 = rows.abs().sum(dim=1).clamp_min(2.0**-MAX_ROW_EXPONENT)
-    e = torch.floor(torch.log2((ROW_BUDGET - fan_in) / l1)).clamp(max=MAX_ROW_EXPONENT)
-    scale = torch.pow(2.0, e)[:, None]  # e is an integer: powers of two are exact
+    _, exponent = torch.frexp((ROW_BUDGET - fan_in) / l1)  # value = m * 2**exponent, 0.5 <= m < 1
+    e = torch.clamp(exponent.to(torch.int64) - 1, max=MAX_ROW_EXPONENT)
+    scale = exactmath.power_of_two(e)[:, None]
     q = torch.round(rows * scale)
     if bool((q.abs().sum(dim=1) > ROW_BUDGET).any()):
         raise ValueError("a weight row exceeds the exact-sum budget")
@@ -184,7 +189,7 @@ def exactness_margin_bits(decoder: ExactDecoder) -> float:
         rows = w.reshape(w.shape[0], -1)
         # In units of 2**-(ACT_BITS + e) a row's weights are the integers q: the bound is sum |q| times
         # the largest activation in grid units.
-        q_l1 = rows.abs().sum(dim=1) * torch.pow(2.0, row_exponents(rows))
+        q_l1 = rows.abs().sum(dim=1) * exactmath.power_of_two(row_exponents(rows).to(torch.int64))
         worst = max(worst, float(q_l1.max()) * ACT_LIMIT * 2.0**ACT_BITS)
     return 53.0 - math.log2(worst)
 

@@ -1,7 +1,7 @@
 """Log-magnitudes to samples, identically on every CPU: exp, peak-locked phase, inverse STFT.
 
 The decoder network predicts STFT log-magnitudes; this module turns them into a waveform with the
-arithmetic rules of :mod:`.exactmath`: magnitudes through its exp, phases from the peak-locked
+arithmetic rules of :mod:`ncodec.exactmath`: magnitudes through its exp, phases from the peak-locked
 phase vocoder (:mod:`.phase`, elementwise +, -, *, / and comparisons only), cos and sin from its
 table, and the inverse real DFT as one matrix product of grid values with integer-scaled twiddles,
 whose sums are exact in any order. The result matches ``torch.istft`` to about 1e-6 of full scale
@@ -16,7 +16,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from . import exactmath
+from ncodec import exactmath
+
 from .phase import peak_locked_phase
 
 SPECTRUM_BITS = 18  # real and imaginary parts on a grid of 2**-18 ...
@@ -49,7 +50,7 @@ def inverse_dft_matrix(n_fft: int) -> torch.Tensor:
 
 @lru_cache(maxsize=4)
 def hann_window(n_fft: int) -> np.ndarray:
-    """The periodic Hann window (``torch.hann_window``'s), from :mod:`.exactmath`'s cos."""
+    """The periodic Hann window (``torch.hann_window``'s), from :mod:`ncodec.exactmath`'s cos."""
     cos, _ = exactmath.cos_sin_of_turns(np.arange(n_fft), n_fft)
     return 0.5 - 0.5 * cos
 

@@ -3,7 +3,7 @@
 Why this module exists. IEEE 754 fixes the result of +, -, *, / and sqrt to the last bit, but not
 of exp, erf, sin or cos (every libm and every SIMD path of torch and numpy approximates them its own
 way), and not of a sum whose order a BLAS, a convolution kernel or a thread count chooses. The audio
-decoder therefore only ever
+decoder and the decoder's resampler therefore only ever
 
 * sums (in matrix products, convolutions and reductions) binary fractions on a fixed grid whose
   every partial sum stays below ``2**53`` grid units: such a sum is exact, so the order the kernel
@@ -48,6 +48,11 @@ def to_grid(x: Tensor, frac_bits: int, limit: float) -> Tensor:
         * 2.0**-frac_bits
 
 
+def power_of_two(k: Tensor) -> Tensor:
+    """``2.0**k`` for integer tensors ``k`` in -1022..1023, built from the bit pattern (no pow())."""
+    return ((k.to(torch.int64) + 1023) << 52).view(torch.float64)
+
+
 def _horner(coeffs: list[float], r: Tensor) -> Tensor:
     """sum(coeffs[i] * r**i), highest power first, one operation at a time."""
     p = torch.full_like(r, coeffs[-1])
@@ -62,9 +67,7 @@ def exp(x: Tensor) -> Tensor:
     x = torch.clamp(x.double(), -EXP_INPUT_LIMIT, EXP_INPUT_LIMIT)
     k = torch.floor(x * _INV_LN2 + 0.5)
     r = (x - k * _LN2_HI) - k * _LN2_LO
-    # 2**k built from its bit pattern: exact, no pow() involved.
-    scale = ((k.to(torch.int64) + 1023) << 52).view(torch.float64)
-    return _horner(_EXP_COEFFS, r) * scale
+    return _horner(_EXP_COEFFS, r) * power_of_two(k)
 
 
 def erf(x: Tensor) -> Tensor:
