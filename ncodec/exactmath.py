@@ -79,9 +79,34 @@ def erf(x: Tensor) -> Tensor:
     return torch.where(x < 0, -value, value)
 
 
+GELU_STEP_BITS = 9  # the normal CDF is tabulated every 2**-9 on [-GELU_RANGE, GELU_RANGE]
+GELU_RANGE = 8.0
+
+
+@lru_cache(maxsize=1)
+def _normal_cdf_table() -> tuple[Tensor, Tensor]:
+    """Phi at every grid point and the difference to the next one (for linear interpolation)."""
+    step = 2.0**-GELU_STEP_BITS
+    points = torch.arange(int(2 * GELU_RANGE / step) + 2, dtype=torch.float64) * step - GELU_RANGE
+    phi = 0.5 * (1.0 + erf(points * (1.0 / math.sqrt(2.0))))
+    return phi[:-1].contiguous(), (phi[1:] - phi[:-1]).contiguous()
+
+
 def gelu(x: Tensor) -> Tensor:
-    """GELU with the exact (erf) form torch's ``F.gelu`` uses by default."""
-    return 0.5 * x * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))
+    """GELU, ``x Phi(x)`` (the erf form torch's ``F.gelu`` uses by default), from a table of Phi.
+
+    Linear interpolation between points 2**-9 apart errs by at most 5e-7 in Phi (and erf's own
+    approximation by 7.5e-8); a few operations per element instead of an exp and a rational
+    function, which made GELU most of the decoder's time.
+    """
+    x = x.double()
+    u = (torch.clamp(x, -GELU_RANGE, GELU_RANGE - 2.0**-GELU_STEP_BITS) + GELU_RANGE) * 2.0**GELU_STEP_BITS
+    index = torch.floor(u)
+    frac = u - index
+    phi, slope = _normal_cdf_table()
+    flat = index.to(torch.int64).reshape(-1)
+    cdf = phi.index_select(0, flat).view_as(x) + frac * slope.index_select(0, flat).view_as(x)
+    return torch.where(x >= GELU_RANGE, x, torch.where(x <= -GELU_RANGE, torch.zeros_like(x), x * cdf))
 
 
 # sin and cos on [0, pi/4]: Taylor polynomials of degree 17 and 18 (error below 1e-18).

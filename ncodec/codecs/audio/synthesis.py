@@ -27,25 +27,26 @@ COLUMN_BUDGET = 2**25  # sum over a DFT column of |twiddle| * 2**15: 2**27 * 2**
 
 
 @lru_cache(maxsize=4)
-def inverse_dft_matrix(n_fft: int) -> torch.Tensor:
-    """(2 (n_fft/2 + 1), n_fft) float64 matrix taking [Re X; Im X] to the frame ``n_fft * irfft(X)``.
+def inverse_dft_matrices(n_fft: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosine and sine matrices (bins, n_fft/2 + 1) of the inverse real DFT's first half.
 
-    Entries are integers times ``2**-TWIDDLE_BITS`` (the 2 of the one-sided sum included), so a
-    product with grid-valued spectra sums exactly.
+    With ``C = Re X @ cos`` and ``S = Im X @ sin``, ``n_fft * irfft(X)[n] = C[n] - S[n]`` and
+    ``n_fft * irfft(X)[n_fft - n] = C[n] + S[n]``: a quarter of the multiply-adds of the full
+    matrix. Entries are integers times ``2**-TWIDDLE_BITS`` (the 2 of the one-sided sum included),
+    so products with grid-valued spectra sum exactly, and so do ``C - S`` and ``C + S``.
     """
     bins = n_fft // 2 + 1
-    k, n = np.meshgrid(np.arange(bins), np.arange(n_fft), indexing="ij")
+    k, n = np.meshgrid(np.arange(bins), np.arange(bins), indexing="ij")
     cos, sin = exactmath.cos_sin_of_turns(k * n, n_fft)
     weight = np.where((np.arange(bins) == 0) | (np.arange(bins) == n_fft // 2), 1.0, 2.0)[:, None]
     scale = 2.0**TWIDDLE_BITS
-    real = weight * np.round(cos * scale)
-    imag = -weight * np.round(sin * scale)
-    imag[0] = 0.0
-    imag[-1] = 0.0
-    matrix = np.concatenate([real, imag]) / scale
-    if float(np.abs(matrix).sum(axis=0).max()) * scale > COLUMN_BUDGET:
+    cos_m = weight * np.round(cos * scale) / scale
+    sin_m = weight * np.round(sin * scale) / scale
+    sin_m[0] = 0.0
+    sin_m[-1] = 0.0
+    if float((np.abs(cos_m) + np.abs(sin_m)).sum(axis=0).max()) * scale > COLUMN_BUDGET:
         raise ValueError("inverse DFT columns exceed the exact-sum budget")
-    return torch.from_numpy(matrix)
+    return torch.from_numpy(cos_m), torch.from_numpy(sin_m)
 
 
 @lru_cache(maxsize=4)
@@ -63,7 +64,13 @@ def inverse_stft(real: np.ndarray, imag: np.ndarray, n_fft: int, hop: int, lengt
     spectrum = torch.cat([torch.from_numpy(np.ascontiguousarray(real, dtype=np.float64)),
                           torch.from_numpy(np.ascontiguousarray(imag, dtype=np.float64))])
     spectrum = exactmath.to_grid(spectrum, SPECTRUM_BITS, SPECTRUM_LIMIT)
-    blocks = (spectrum.t() @ inverse_dft_matrix(n_fft)).numpy() / n_fft  # (frames, n_fft)
+    cos_m, sin_m = inverse_dft_matrices(n_fft)
+    bins = n_fft // 2 + 1
+    c = spectrum[:bins].t() @ cos_m  # (frames, bins): exact sums
+    s = spectrum[bins:].t() @ sin_m
+    half = (c - s).numpy()
+    mirrored = (c + s).numpy()[:, 1:bins - 1][:, ::-1]
+    blocks = np.concatenate([half, mirrored], axis=1) / n_fft  # (frames, n_fft)
     window = hann_window(n_fft)
     overlaps = n_fft // hop
     signal = np.zeros((frames + overlaps - 1, hop))
