@@ -3,8 +3,8 @@
 Why not swresample here: its filters run through SSE, AVX or FMA3 code chosen per CPU, whose
 roundings differ, so decoded audio at a rate other than the codec's would differ between machines
 even though the codec's own output does not. This resampler evaluates a Blackman-Harris windowed
-sinc (:data:`ZERO_CROSSINGS` zero crossings either side, cutoff :data:`CUTOFF` of the lower
-Nyquist frequency) at each output instant, with coefficients computed by :mod:`ncodec.exactmath`'s
+sinc (:data:`ZERO_CROSSINGS` zero crossings either side, cutoff 0.99 of the input's Nyquist
+frequency when upsampling, 0.95 of the output's when downsampling) at each output instant, with coefficients computed by :mod:`ncodec.exactmath`'s
 cos and sin of rational turns, normalised to unit DC gain per phase and stored as binary
 fractions whose row sums of ``|q|`` stay within :data:`ROW_BUDGET`; the input is put on a grid
 of ``2**-INPUT_BITS``. Every product is then exact and every sum stays below ``2**53`` units, so
@@ -18,9 +18,12 @@ import math
 
 import numpy as np
 
-ZERO_CROSSINGS = 32  # of the (lower) cutoff's sinc, on each side of the output instant
-CUTOFF_NUM, CUTOFF_DEN = 19, 20  # cutoff: 0.95 of the lower of the two Nyquist frequencies
-CUTOFF = CUTOFF_NUM / CUTOFF_DEN
+ZERO_CROSSINGS = 48  # of the cutoff's sinc, on each side of the output instant
+# Cutoff, as a fraction of the lower of the two Nyquist frequencies: upsampling keeps the input's
+# band nearly whole (measured from 16 to 44.1 kHz: -0.07 dB at 7.5 kHz, -2.6 dB at 7.8 kHz, where
+# swresample gives -1.3 and -2.6 dB); downsampling leaves room to suppress what would alias.
+UPSAMPLING_CUTOFF = (99, 100)
+DOWNSAMPLING_CUTOFF = (19, 20)
 INPUT_BITS = 24
 INPUT_LIMIT = 16.0  # 2**28 grid units at most
 ROW_BUDGET = 2**24  # sum |q| per phase: 2**24 * 2**28 = 2**52 units < 2**53
@@ -44,6 +47,7 @@ class ExactStreamResampler:
         # half-width in input samples: ZERO_CROSSINGS of the cutoff's sinc
         self.half = -(-ZERO_CROSSINGS * self.down // min(self.up, self.down))
         self.taps = 2 * self.half
+        self.cutoff = UPSAMPLING_CUTOFF if self.up >= self.down else DOWNSAMPLING_CUTOFF
         self._table = self._coefficients(np.arange(self.up)) if self.up <= TABLE_PHASES else None
         self._buffer = np.zeros((channels, self.half - 1))  # zeros before the signal's start
         self._buffer_start = -(self.half - 1)  # input index of the buffer's first sample
@@ -62,10 +66,10 @@ class ExactStreamResampler:
         lo = min(self.up, self.down)
         k = np.arange(self.taps) - (self.half - 1)  # tap offsets from the base input sample
         numer = (k[None, :] * self.up - phases[:, None]).astype(np.int64)  # tau * up
-        # sin(pi fc tau) with fc = CUTOFF * lo / down: turns = CUTOFF_NUM * lo * numer / (2 CUTOFF_DEN down up)
-        turns_den = 2 * CUTOFF_DEN * self.down * self.up
-        _, sin = exactmath.cos_sin_of_turns(CUTOFF_NUM * lo * numer, turns_den)
-        x = numer.astype(np.float64) * (CUTOFF_NUM * lo) / float(CUTOFF_DEN * self.down * self.up)  # fc tau
+        # sin(pi fc tau) with fc = cutoff * lo / down: turns = cut_num * lo * numer / (2 cut_den down up)
+        cut_num, cut_den = self.cutoff
+        _, sin = exactmath.cos_sin_of_turns(cut_num * lo * numer, 2 * cut_den * self.down * self.up)
+        x = numer.astype(np.float64) * (cut_num * lo) / float(cut_den * self.down * self.up)  # fc tau
         sinc = np.where(numer == 0, 1.0, sin / np.where(numer == 0, 1.0, math.pi * x))
         # window over |tau| <= half: turns of the cosine terms = m (tau + half) / (2 half)
         shifted = numer + self.half * self.up  # (tau + half) * up, in 0 .. 2 half up
