@@ -20,13 +20,14 @@ Policies (documented in docs/AUDIO.md):
 * **Exactness.** Codes are integers and their tables are integers, so the entropy-coded stream
   decodes identically everywhere. The decoder network runs in exact float64 arithmetic
   (:mod:`.exact`), and the magnitudes, phases and inverse STFT use only IEEE-exact operations and
-  exact sums (:mod:`.synthesis`), so at the model's 16 kHz a file decodes to the same samples on
-  every CPU, thread count and BLAS, and so it does at any other output rate: the decoder resamples
-  with :class:`ncodec.media.exact_resample.ExactStreamResampler`, not swresample.
+  exact sums (:mod:`.synthesis`), and output at another rate than 16 kHz is resampled by
+  :class:`ncodec.media.exact_resample.ExactStreamResampler` (not swresample): a file decodes to
+  the same samples on every CPU, thread count and BLAS.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable, Iterator
@@ -99,7 +100,6 @@ class AudioCodec:
                  context_index: np.ndarray) -> None:
         self.model = model.eval()
         self.config: AudioModelConfig = model.config
-        self.decoder = ExactDecoder(self.model)
         k, size = self.config.n_codebooks, self.config.codebook_size
         if code_freqs.shape != (k, size + 1) or context_freqs.ndim != 2 or context_freqs.shape[1] != size + 1 \
                 or context_index.shape != (k, size):
@@ -112,6 +112,11 @@ class AudioCodec:
         # later frame whose predecessor (the codebook's previous coded frame) is code c.
         self.bank = TableBank(0, np.concatenate([code_freqs, context_freqs]))
         self.context_rows = k + context_index.astype(np.int64)
+
+    @functools.cached_property
+    def decoder(self) -> ExactDecoder:
+        """The exact decoder network, built on first use (encoding never needs it)."""
+        return ExactDecoder(self.model)
 
     @classmethod
     def from_file(cls, path: str | Path) -> AudioCodec:
