@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from ncodec.cli.main import main as cli
 from ncodec.codecs.base import Payload
 from ncodec.codecs.video import prior
 from ncodec.codecs.video.codec import QUALITIES, EncodeOptions, VideoCodec
-from ncodec.codecs.video.grids import level_shapes, to_full_resolution
+from ncodec.codecs.video.fit import FitSettings, GroupFitter
+from ncodec.codecs.video.grids import level_shapes, to_full_resolution, to_full_resolution_mm
 from ncodec.codecs.video.synthesis import Synthesis, SynthesisShape, load_quantized, quantize_parameters
 from ncodec.container.format import read_container
 from ncodec.errors import FormatError, InputError, UsageError
@@ -80,6 +82,17 @@ def test_time_limit_stops_early_and_still_writes_a_valid_file() -> None:
     assert sum(meta["steps_done"]) < meta["steps"]
     out = VideoCodec().decode(payload)
     assert out.frames.shape == frames.shape
+
+
+def test_a_deadline_shortens_the_schedule_so_the_fit_still_reaches_its_rounding_phase() -> None:
+    """A fit that cannot finish its steps in time runs a shorter schedule, rounding phase included,
+    instead of stopping in the middle of its noise phase."""
+    frames, _ = sample_clip(frames=4, size=(24, 16))
+    settings = FitSettings(lam=0.04, steps=1_000_000, deadline=time.monotonic() + 3.0)
+    fitter = GroupFitter(frames, SynthesisShape(levels=2), settings, torch.device("cpu"))
+    done = fitter.fit()
+    assert done < settings.steps
+    assert fitter.rounded_from is not None and fitter.rounded_from < done
 
 
 def test_odd_sizes_and_groups_round_trip() -> None:
@@ -153,6 +166,33 @@ def test_pixel_major_training_forward_matches_the_network() -> None:
     pixels = net.forward_pixels(to_full_resolution(planes, 21, 30, pixel_major=True))
     assert pixels.shape == (3, 21, 30, 3)
     assert torch.allclose(pixels.permute(0, 3, 1, 2), channels, atol=1e-6)
+
+
+@pytest.mark.parametrize(("height", "width", "levels"), [(37, 45, 5), (288, 352, 7), (5, 3, 3), (1, 1, 2)])
+def test_upsampling_as_matrix_products_is_the_same_function(height: int, width: int, levels: int) -> None:
+    """The fitter's matrix form of the upsampling gives the decoder's values: bit for bit on
+    integer planes in float64, and within float32 rounding on real-valued ones."""
+    torch.manual_seed(0)
+    planes = [torch.randint(-1024, 1025, (3, h, w)).double() for h, w in level_shapes(height, width, levels)]
+    assert torch.equal(to_full_resolution_mm(planes, height, width),
+                       to_full_resolution(planes, height, width, pixel_major=True))
+    noisy = [(p / 7).float() for p in planes]
+    assert torch.allclose(to_full_resolution_mm(noisy, height, width),
+                          to_full_resolution(noisy, height, width, pixel_major=True), atol=1e-4)
+
+
+def test_rate_table_lookup_gradient_matches_autograd_indexing() -> None:
+    """The fitter's lookup of per-context scales sums gradients like plain indexing does."""
+    torch.manual_seed(0)
+    table = torch.rand(prior.BUCKETS, requires_grad=True)
+    index = torch.randint(0, prior.BUCKETS, (4, 30, 20))
+    weight = torch.randn(4, 30, 20)
+    (prior.table_lookup(table, index) * weight).sum().backward()
+    ours = table.grad.clone()
+    table.grad = None
+    (table[index] * weight).sum().backward()
+    assert torch.allclose(ours, table.grad, atol=1e-4)
+    assert torch.equal(prior.table_lookup(table, index), table[index])
 
 
 def test_latent_streams_round_trip() -> None:

@@ -46,8 +46,8 @@ STANDARD_SETS: tuple[tuple[str, str, str, str, str | None], ...] = (
      "the encode-effort ladder: efforts 0 to 3 at qualities 1, 3, 5 and 7 on kodim01-05 (each effort "
      "its own curve, named MODEL+effortE; `enc s` ran beside other work)", "kodim0[1-5].png"),
     ("video-dev", "video", "../shared/data/video/dev",
-     "6 clips, 64 frames, 352x288 / 352x192; the video codec at qualities 1, 3 and 5 (fitting takes minutes "
-     "per point; `enc s` of the first bear point ran beside other work)", None),
+     "6 clips, 64 frames, 352x288 / 352x192; the video codec at qualities 1, 3 and 5 (600 fitting steps per "
+     "group; fitting takes minutes per point)", None),
 )
 
 

@@ -30,10 +30,11 @@ from torch import Tensor
 from ncodec.entropy import encode_weights
 
 from . import prior
-from .grids import level_shapes, to_full_resolution
+from .grids import level_shapes, to_full_resolution, to_full_resolution_mm
 from .synthesis import EXPONENTS, MAX_LATENT, Synthesis, SynthesisShape, load_quantized, quantize_parameters
 
 Progress = Callable[[int, int, float, float], None]  # step, steps, PSNR (dB), estimated bpp
+PLAN_AFTER_STEPS = 4  # steps timed (after the first) before a deadline may shorten the schedule
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class GroupFitter:
         self.base_lrs = [settings.lr_latent, settings.lr_net, settings.lr_scale]
         self.pixels = self.t * self.h * self.w
         self.frames_per_step = max(1, min(self.t, settings.pixels_per_step // max(1, self.h * self.w)))
+        self.rounded_from: int | None = None  # the step at which the rounding phase began
 
     # ---------------------------------------------------------------------------------------------
 
@@ -155,7 +157,7 @@ class GroupFitter:
         for k, s in enumerate(symbols):
             coarser = symbols[k + 1] if k + 1 < len(symbols) else None
             ctx = prior.torch_buckets(coarser, self.t, self.shapes[k], self.device)
-            scale = torch.exp(self.log_scales[k])[ctx]
+            scale = prior.table_lookup(torch.exp(self.log_scales[k]), ctx)
             total = total + prior.gaussian_bits(s, scale).sum()
         return total
 
@@ -165,23 +167,44 @@ class GroupFitter:
         return torch.sort(torch.randperm(self.t, generator=self.gen)[: self.frames_per_step]).values
 
     def fit(self, progress: Progress | None = None) -> int:
-        """Run the schedule; returns the number of steps done (fewer if the deadline came first)."""
+        """Run the schedule; returns the number of steps done.
+
+        With a deadline, the first steps are timed and, when the whole schedule would not fit,
+        the schedule is shortened to what fits (warm-up, noise phase, rounding phase and cosine
+        decay all scaled to the new length): a fit stopped by the clock in the middle of its noise
+        phase would never adapt the network to rounded latents. A last check stops the loop
+        outright should steps slow down later.
+        """
         s = self.settings
-        hard_from = round(s.steps * s.noise_fraction)
-        step_time = 0.0
-        for step in range(s.steps):
+        total = s.steps
+        hard_from = round(total * s.noise_fraction)
+        rounding = False
+        step_time, timed_from = 0.0, 0.0
+        step = 0
+        while step < total:
             started = time.monotonic()
-            if step == hard_from:
+            if s.deadline is not None:
+                if step == 1:
+                    timed_from = started  # the first step pays for first-time allocations: not timed
+                elif step == PLAN_AFTER_STEPS:
+                    per_step = (started - timed_from) / (step - 1)
+                    affordable = step + int(0.95 * (s.deadline - started) / max(per_step, 1e-9))
+                    if affordable < total:
+                        total = max(step + 1, affordable)
+                        hard_from = max(step, round(total * s.noise_fraction))
+                if step > 0 and started + 2 * step_time > s.deadline:
+                    return step
+            if not rounding and step >= hard_from:
                 self._start_rounding()
-            if s.deadline is not None and step > 0 and started + 2 * step_time > s.deadline:
-                return step
-            cosine = 0.5 * (1.0 + math.cos(math.pi * step / max(1, s.steps)))
-            warm = min(1.0, (step + 1) / max(1.0, 0.02 * s.steps))
+                rounding = True
+                self.rounded_from = step
+            cosine = 0.5 * (1.0 + math.cos(math.pi * step / max(1, total)))
+            warm = min(1.0, (step + 1) / max(1.0, 0.02 * total))
             for group, base in zip(self.opt.param_groups, self.base_lrs, strict=True):
                 group["lr"] = base * warm * (0.02 + 0.98 * cosine)
-            planes, symbols = self._latents(hard=step >= hard_from)
+            planes, symbols = self._latents(hard=rounding)
             idx = self._sample_frames().to(self.device)
-            x = to_full_resolution([p.index_select(0, idx) for p in planes], self.h, self.w, pixel_major=True)
+            x = to_full_resolution_mm([p.index_select(0, idx) for p in planes], self.h, self.w)
             out = self.net.forward_pixels(x)
             target = self.frames.index_select(0, idx).float() / 255.0
             mse = torch.mean((out - target) ** 2)
@@ -191,9 +214,10 @@ class GroupFitter:
             loss.backward()
             self.opt.step()
             step_time = time.monotonic() - started
+            step += 1
             if progress is not None:
-                progress(step + 1, s.steps, _psnr(float(mse.detach())), float(bits.detach()) / self.pixels)
-        return s.steps
+                progress(step, total, _psnr(float(mse.detach())), float(bits.detach()) / self.pixels)
+        return total
 
     # ---------------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ on every machine and in every evaluation order, which is what lets the decoder b
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 from torch import Tensor
@@ -54,3 +55,37 @@ def to_full_resolution(planes: list[Tensor], height: int, width: int, pixel_majo
             x = upsample2x(x)
         out.append(x[..., :height, :width])
     return torch.stack(out, dim=-1 if pixel_major else 1)
+
+
+@lru_cache(maxsize=64)
+def upsampling_matrix(times: int, size: int, length: int) -> Tensor:
+    """The 1-D operator of ``times`` repeated :func:`upsample2x` on ``size`` samples, cropped to
+    ``length`` outputs: a ``(length, size)`` float64 matrix of dyadic entries.
+
+    Upsampling is linear and separable, so a level reaches full resolution as two matrix products,
+    ``A_rows @ plane @ A_cols.T``, instead of a chain of elementwise passes over full-size planes
+    (which took about half of each fitting step on 2 CPU cores).
+    """
+    a = torch.eye(size, dtype=torch.float64)  # rows: output samples, columns: input samples
+    for _ in range(times):
+        up = torch.cat([a[:1], a[:-1]])  # the previous sample, edge replicated
+        down = torch.cat([a[1:], a[-1:]])  # the next one
+        a = torch.stack([0.75 * a + 0.25 * up, 0.75 * a + 0.25 * down], dim=1).reshape(2 * a.shape[0], size)
+    return a[:length].contiguous()
+
+
+def to_full_resolution_mm(planes: list[Tensor], height: int, width: int) -> Tensor:
+    """:func:`to_full_resolution` with ``pixel_major`` as matrix products: ``(N, H, W, levels)``.
+
+    The same values up to float rounding (in float64 on integer planes, exactly the same: every
+    entry and partial sum is a binary fraction well inside the mantissa); used by the fitter.
+    """
+    out = []
+    for k, plane in enumerate(planes):
+        if k == 0:
+            out.append(plane[..., :height, :width])
+            continue
+        rows = upsampling_matrix(k, plane.shape[-2], height).to(plane.dtype).to(plane.device)
+        cols = upsampling_matrix(k, plane.shape[-1], width).to(plane.dtype).to(plane.device)
+        out.append(torch.matmul(torch.matmul(rows, plane), cols.t()))
+    return torch.stack(out, dim=-1)
