@@ -48,9 +48,58 @@ def to_grid(x: Tensor, frac_bits: int, limit: float) -> Tensor:
         * 2.0**-frac_bits
 
 
+def to_grid_(x: Tensor, frac_bits: int, limit: float) -> Tensor:
+    """:func:`to_grid` in place, on a tensor the caller owns (the same operations, the same bits)."""
+    scale = 2.0**frac_bits
+    return x.mul_(scale).round_().clamp_(-limit * scale, limit * scale).mul_(2.0**-frac_bits)
+
+
 def power_of_two(k: Tensor) -> Tensor:
     """``2.0**k`` for integer tensors ``k`` in -1022..1023, built from the bit pattern (no pow())."""
     return ((k.to(torch.int64) + 1023) << 52).view(torch.float64)
+
+
+ROW_BUDGET = 2**25  # default bound on sum |q| of a weight row (see quantize_rows)
+MAX_ROW_EXPONENT = 40
+
+
+def quantize_rows(weight: Tensor, row_dim: int = 0, budget: int = ROW_BUDGET, from_fp16: bool = True) -> Tensor:
+    """``weight`` (float) as float64 binary fractions ``q * 2**-e``, one ``e`` per output row.
+
+    ``e`` is the largest exponent for which the row's ``sum |q|`` stays within ``budget``, so
+    each row keeps as many bits as the exactness bound allows. A network's layer that multiplies
+    activations of at most ``A`` grid units by such a row has partial sums of at most
+    ``budget * A`` units: below ``2**53``, no addition rounds, in any order.
+
+    The choice itself must not depend on the machine either: the row sums that decide ``e`` must
+    be exact in any order. With ``from_fp16`` the weights are taken as fp16 values (what a
+    weights file stores: multiples of 2**-24 below 2**16, whose float64 sums are exact);
+    without it the caller passes values already on such a grid. The exponent comes from
+    ``frexp``, not from a logarithm.
+    """
+    w = weight.detach()
+    w = (w.half() if from_fp16 else w).double().movedim(row_dim, 0)
+    rows = w.reshape(w.shape[0], -1)
+    fan_in = rows.shape[1]
+    l1 = rows.abs().sum(dim=1).clamp_min(2.0**-MAX_ROW_EXPONENT)
+    _, exponent = torch.frexp((budget - fan_in) / l1)  # value = m * 2**exponent, 0.5 <= m < 1
+    e = torch.clamp(exponent.to(torch.int64) - 1, max=MAX_ROW_EXPONENT)
+    scale = power_of_two(e)[:, None]
+    q = torch.round(rows * scale)
+    if bool((q.abs().sum(dim=1) > budget).any()):
+        raise ValueError("a weight row exceeds the exact-sum budget")
+    return (q / scale).reshape(w.shape).movedim(0, row_dim).contiguous()
+
+
+def row_exponents(rows: Tensor) -> Tensor:
+    """Per row of a 2-D tensor, the smallest ``e`` for which every ``w * 2**e`` is an integer."""
+    e = torch.full((rows.shape[0],), -1.0, dtype=torch.float64)
+    for exponent in range(MAX_ROW_EXPONENT + 1):
+        integral = torch.all(torch.frac(rows * 2.0**exponent) == 0, dim=1) & (e < 0)
+        e[integral] = exponent
+    if bool((e < 0).any()):
+        raise ValueError("a weight row is not a binary fraction within the allowed exponents")
+    return e
 
 
 def _horner(coeffs: list[float], r: Tensor) -> Tensor:

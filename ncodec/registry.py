@@ -84,7 +84,7 @@ MODELS: tuple[ModelInfo, ...] = (
         model_id=2, name="image-hyperprior", modality="image",
         description="mean-scale hyperprior with per-quality gain vectors, trained by this project",
         factory="ncodec.codecs.image.codec:ImageCodec", weights="image_hyperprior.safetensors",
-        card="image_hyperprior.json", default_quality=4, fractional_quality=True,
+        card="image_hyperprior.json", default_quality=4, fractional_quality=True, exact_decoding=True,
     ),
     ModelInfo(
         model_id=3, name="audio-rvq", modality="audio",

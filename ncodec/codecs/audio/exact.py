@@ -25,15 +25,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ncodec import exactmath
+from ncodec.exactmath import quantize_rows, row_exponents
 
 from .model import LOG_MAG_CEILING, LOG_MAG_FLOOR, AudioCodecModel, ConvNeXtBlock
 
 ACT_BITS = 16
 ACT_LIMIT = 2.0**11  # 16x the largest activation measured on dev audio (about 115)
-ROW_BUDGET = 2**25  # sum of |q| over a weight row: 2**25 * 2**(11 + 16) units = 2**52 < 2**53
+ROW_BUDGET = exactmath.ROW_BUDGET  # sum of |q| over a weight row: 2**25 * 2**(11 + 16) units = 2**52 < 2**53
 SQUARE_BITS = 20  # LayerNorm's squared deviations are summed on a grid of 2**-20
 SQUARE_LIMIT = 2.0**24  # (2 * ACT_LIMIT)**2: 2**44 units each, 256 of them stay below 2**53
-MAX_ROW_EXPONENT = 40
 
 
 def _bias(layer: nn.Conv1d | nn.ConvTranspose1d | nn.Linear) -> Tensor:
@@ -48,28 +48,6 @@ def _padding(layer: nn.Conv1d | nn.ConvTranspose1d) -> int:
 
 def _grid(x: Tensor) -> Tensor:
     return exactmath.to_grid(x, ACT_BITS, ACT_LIMIT)
-
-
-def quantize_rows(weight: Tensor, row_dim: int = 0) -> Tensor:
-    """``weight`` (float) as float64 binary fractions ``q * 2**-e``, one ``e`` per output row.
-
-    ``e`` is the largest exponent for which the row's ``sum |q|`` stays within ROW_BUDGET, so
-    each row keeps as many bits as the exactness bound allows (about 15 for the largest weights).
-    The choice itself must not depend on the machine either: the weights are taken as fp16
-    values (what the weights file stores), whose float64 row sums are exact in any order, and
-    the exponent comes from ``frexp``, not from a logarithm.
-    """
-    w = weight.detach().half().double().movedim(row_dim, 0)
-    rows = w.reshape(w.shape[0], -1)
-    fan_in = rows.shape[1]
-    l1 = rows.abs().sum(dim=1).clamp_min(2.0**-MAX_ROW_EXPONENT)
-    _, exponent = torch.frexp((ROW_BUDGET - fan_in) / l1)  # value = m * 2**exponent, 0.5 <= m < 1
-    e = torch.clamp(exponent.to(torch.int64) - 1, max=MAX_ROW_EXPONENT)
-    scale = exactmath.power_of_two(e)[:, None]
-    q = torch.round(rows * scale)
-    if bool((q.abs().sum(dim=1) > ROW_BUDGET).any()):
-        raise ValueError("a weight row exceeds the exact-sum budget")
-    return (q / scale).reshape(w.shape).movedim(0, row_dim).contiguous()
 
 
 def layer_norm(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
@@ -192,14 +170,3 @@ def exactness_margin_bits(decoder: ExactDecoder) -> float:
         q_l1 = rows.abs().sum(dim=1) * exactmath.power_of_two(row_exponents(rows).to(torch.int64))
         worst = max(worst, float(q_l1.max()) * ACT_LIMIT * 2.0**ACT_BITS)
     return 53.0 - math.log2(worst)
-
-
-def row_exponents(rows: Tensor) -> Tensor:
-    """Per row, the smallest ``e`` for which every ``w * 2**e`` is an integer."""
-    e = torch.full((rows.shape[0],), -1.0, dtype=torch.float64)
-    for exponent in range(MAX_ROW_EXPONENT + 1):
-        integral = torch.all(torch.frac(rows * 2.0**exponent) == 0, dim=1) & (e < 0)
-        e[integral] = exponent
-    if bool((e < 0).any()):
-        raise ValueError("a weight row is not a binary fraction within the allowed exponents")
-    return e

@@ -6,10 +6,12 @@ table entry chosen by an integer index. The hyper-synthesis that yields mu and t
 float64, so the indices that encoder and decoder derive agree on every machine unless a scale lies
 within about 1e-15 of a table boundary: a file decodes wherever it was made.
 
-The synthesis transform runs in float32 with the channels_last layout, whose results are identical
-across processes and thread counts (tested). A CPU with other vector kernels may round the last
-bits of a float32 convolution differently, which can move a decoded pixel by one level where it
-lies exactly at a rounding boundary; the coded bits never depend on it.
+The decoder's synthesis transform runs in exact float64 arithmetic (:mod:`.exact`): weights and
+activations are binary fractions whose sums never round, so the decoded pixels are the same on
+every CPU, thread count and BLAS. Its input, ``symbol + mu``, takes ``mu`` from the float64
+hyper-synthesis above and puts it on the activation grid; the two agree everywhere unless a value
+lies within one float64 rounding of a grid boundary. The encoder keeps the float32 network (its
+output is the file, which every machine then decodes alike).
 
 Policies (documented in the README):
 - any size: each tile is padded to a multiple of 64 by edge replication and cropped back;
@@ -27,6 +29,7 @@ import math
 import sys
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,8 +43,10 @@ from ncodec.codecs.framing import pack_streams, unpack_streams
 from ncodec.codecs.threads import codec_threads
 from ncodec.entropy import FrequencyTable, gaussian, table
 from ncodec.errors import FormatError, InputError, UsageError
+from ncodec.heap import retained_heap
 from ncodec.media.image import MAX_PIXELS, ImageData
 
+from .exact import ExactSynthesis, inverse_gain
 from .model import ImageModelConfig, MeanScaleHyperprior
 from .refine import EFFORT_STEPS, effort_level, interpolated_lambda, refine_latent
 from .weights import load_tensors, split_state
@@ -170,6 +175,21 @@ class ImageCodec:
         factor = (1.0 - frac) * factors[lower] + frac * factors[lower + 1]
         return torch.exp(log_gain)[None, :, None, None], torch.exp(log_inv)[None, :, None, None], factor
 
+    @cached_property
+    def synthesis(self) -> ExactSynthesis:
+        """The decoder's synthesis in exact float64 (built on first use: encoding never needs it)."""
+        return ExactSynthesis(self.model.g_s)
+
+    def exact_inverse_gain(self, quality: Quality) -> Tensor:
+        """The inverse gain vector (M,) of a quality, trained or in between, from exact operations
+        only (the log-gains interpolated in float64, then :func:`ncodec.exactmath.exp`)."""
+        log_inv = self.model.inv_gain.detach().double()
+        lower = min(math.floor(quality), self.config.num_qualities) - 1
+        frac = float(quality) - (lower + 1)
+        if frac == 0.0:
+            return inverse_gain(log_inv[lower])
+        return inverse_gain((1 - frac) * log_inv[lower] + frac * log_inv[lower + 1])
+
     def _encode_tile(self, y_unscaled: Tensor, quality: Quality, refine_steps: int = 0,
                      pixels: np.ndarray | None = None) -> tuple[bytes, bytes, float]:
         model = self.model
@@ -223,7 +243,7 @@ class ImageCodec:
         z_streams = unpack_streams(payload.chunks[CHUNK_Z], len(boxes), f"chunk '{CHUNK_Z}'")
         y_streams = unpack_streams(payload.chunks[CHUNK_Y], len(boxes), f"chunk '{CHUNK_Y}'")
         rgb = np.empty((height, width, 3), dtype=np.uint8)
-        with torch.inference_mode(), codec_threads():
+        with torch.inference_mode(), codec_threads(), retained_heap():
             for (top, left, h, w), zb, yb in tqdm(list(zip(boxes, z_streams, y_streams, strict=False)), desc="decode",
                                                   disable=not sys.stderr.isatty(), delay=1.0):
                 rgb[top:top + h, left:left + w] = self._decode_tile(zb, yb, h, w, quality)
@@ -231,8 +251,7 @@ class ImageCodec:
                          bit_depth=bit_depth, source_format=None)
 
     def _decode_tile(self, z_bytes: bytes, y_bytes: bytes, h: int, w: int, quality: Quality) -> np.ndarray:
-        model = self.model
-        _, inv_gain, factor = self.gains(quality)
+        _, _, factor = self.gains(quality)
         ph, pw = _padded(h), _padded(w)
         z_shape = (1, self.config.N, ph // PAD, pw // PAD)
         z_np = table.decode_tables(z_bytes, self._z_ids(z_shape), self.z_tables).reshape(z_shape)
@@ -240,9 +259,8 @@ class ImageCodec:
         scales, means = self._hyper(z_int, factor)
         indices = gaussian.scale_to_index(scales.numpy())
         symbols = gaussian.decode_gaussian(y_bytes, indices)
-        y_hat = (torch.from_numpy(symbols).double() + means).float()
-        y_hat = (y_hat * inv_gain).contiguous(memory_format=torch.channels_last)
-        x_hat = model.g_s(y_hat)
+        y_hat = (torch.from_numpy(symbols).double() + means) * self.exact_inverse_gain(quality)[None, :, None, None]
+        x_hat = self.synthesis(y_hat)
         out = torch.round(x_hat[0, :, :h, :w].clamp(0, 1) * 255).to(torch.uint8)
         return out.permute(1, 2, 0).numpy()
 
