@@ -178,3 +178,39 @@ def test_exact_resampler_gives_pinned_bits_and_passes_equal_rates_through() -> N
 
 
 PINNED_RESAMPLED = "81672afdab477e3341920432ffea6510637c19dfc06e13d2f5a986f51686d8b0"
+
+
+def test_the_resampling_filter_is_designed_in_chunks_with_small_temporaries() -> None:
+    """The fuzzer grew a decoding process to 4 GB with files declaring rates like 15,999 Hz: each
+    designed a 16,000-phase filter whole (about 300 MB of temporaries). Chunked, the table is the
+    same and its temporaries stay small."""
+    import tracemalloc
+
+    from ncodec.media.exact_resample import ExactStreamResampler, phase_table
+
+    design = ExactStreamResampler(1, 16000, 15999, tabulate=False)
+    whole = design._coefficients(np.arange(design.up))
+    phase_table.cache_clear()
+    tracemalloc.start()
+    try:
+        table = phase_table(16000, 15999)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(table, whole)
+    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MB of temporaries"
+    assert not table.flags.writeable  # shared by every resampler of this pair of rates
+
+
+def test_a_damaged_stream_is_refused_before_any_filter_is_designed() -> None:
+    from pathlib import Path
+
+    from ncodec import api
+    from ncodec.errors import FormatError
+    from ncodec.media.exact_resample import phase_table
+
+    data = (Path(__file__).resolve().parent / "fuzz_regressions" / "audio-odd-rate-filter-56a71d0bafec.nc").read_bytes()
+    phase_table.cache_clear()
+    with pytest.raises(FormatError):
+        api.decode(data)
+    assert phase_table.cache_info().misses == 0

@@ -15,6 +15,7 @@ sr_out`` (no delay), as :func:`ncodec.media.audio.resample` aligns it.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -28,7 +29,8 @@ INPUT_BITS = 24
 INPUT_LIMIT = 16.0  # 2**28 grid units at most
 ROW_BUDGET = 2**24  # sum |q| per phase: 2**24 * 2**28 = 2**52 units < 2**53
 TABLE_PHASES = 2**14  # up to this many phases the coefficients are tabulated once
-CHUNK = 4096  # outputs computed per gather
+TABLE_CHUNK = 1024  # phases computed at a time: bounds the temporaries to a few MB
+GATHER_ELEMENTS = 4096 * 96  # outputs x taps per gather: 4,096 outputs at 16 kHz and above
 _BH = (0.35875, 0.48829, 0.14128, 0.01168)  # 4-term Blackman-Harris (sidelobes -92 dB)
 
 
@@ -40,7 +42,7 @@ class ExactStreamResampler:
     feeding it whole gives; the caller trims the total to ``round(n * sr_out / sr_in)``.
     """
 
-    def __init__(self, channels: int, sr_in: int, sr_out: int) -> None:
+    def __init__(self, channels: int, sr_in: int, sr_out: int, *, tabulate: bool = True) -> None:
         g = math.gcd(int(sr_in), int(sr_out))
         self.channels, self.sr_in, self.sr_out = channels, int(sr_in), int(sr_out)
         self.up, self.down = self.sr_out // g, self.sr_in // g  # output j is at input time j * down / up
@@ -48,7 +50,10 @@ class ExactStreamResampler:
         self.half = -(-ZERO_CROSSINGS * self.down // min(self.up, self.down))
         self.taps = 2 * self.half
         self.cutoff = UPSAMPLING_CUTOFF if self.up >= self.down else DOWNSAMPLING_CUTOFF
-        self._table = self._coefficients(np.arange(self.up)) if self.up <= TABLE_PHASES else None
+        self._table = phase_table(self.sr_in, self.sr_out) if tabulate and self.up <= TABLE_PHASES else None
+        # outputs per gather: the (channels, outputs, taps) temporaries stay a few MB even at
+        # 1 kHz, where a row has 1,536 taps
+        self._chunk = max(64, GATHER_ELEMENTS // self.taps)
         self._buffer = np.zeros((channels, self.half - 1))  # zeros before the signal's start
         self._buffer_start = -(self.half - 1)  # input index of the buffer's first sample
         self._received = 0
@@ -115,7 +120,7 @@ class ExactStreamResampler:
             last = min(last, stop - 1)
         pieces = []
         while self._next <= last:
-            j = np.arange(self._next, min(last + 1, self._next + CHUNK), dtype=np.int64)
+            j = np.arange(self._next, min(last + 1, self._next + self._chunk), dtype=np.int64)
             base, phase = np.divmod(j * self.down, self.up)
             rows = self._table[phase] if self._table is not None else self._coefficients(phase)
             first = base - (self.half - 1) - self._buffer_start
@@ -132,6 +137,23 @@ class ExactStreamResampler:
         if not pieces:
             return np.zeros((self.channels, 0), dtype=np.float32)
         return np.concatenate(pieces, axis=1).astype(np.float32)
+
+
+@lru_cache(maxsize=2)
+def phase_table(sr_in: int, sr_out: int) -> np.ndarray:
+    """Every phase's filter row for one pair of rates, computed once per process (read-only).
+
+    Built :data:`TABLE_CHUNK` phases at a time (each row depends on its phase alone, so the table
+    is the same), which keeps the temporaries small: whole, a table of 16,001 phases took about
+    300 MB of them; the table itself is at most ``TABLE_PHASES * 2 * ZERO_CROSSINGS * 2`` doubles.
+    The cache holds the last two pairs, so decoding file after file at one rate designs the
+    filter once instead of spending half a second on each.
+    """
+    design = ExactStreamResampler(1, sr_in, sr_out, tabulate=False)
+    table = np.concatenate([design._coefficients(np.arange(start, min(start + TABLE_CHUNK, design.up)))
+                            for start in range(0, design.up, TABLE_CHUNK)])
+    table.setflags(write=False)
+    return table
 
 
 def _sequential_sum(rows: np.ndarray) -> np.ndarray:

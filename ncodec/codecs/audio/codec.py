@@ -303,7 +303,7 @@ class AudioCodec:
                 raise FormatError(f"missing chunk '{window_tag(index)}'")
         if window_tag(len(windows)) in chunks:
             raise FormatError("more window chunks than the audio's length needs")
-        resampler = ExactStreamResampler(meta["channels"], self.config.sample_rate, meta["sample_rate"])
+        resampler: ExactStreamResampler | None = None  # designed once a window has decoded
         fade = OVERLAP_FRAMES * frame
         ramp = cross_fade_ramp(fade)
         tail: np.ndarray | None = None
@@ -319,6 +319,8 @@ class AudioCodec:
                 audio[:, :fade] = tail * (1 - ramp) + audio[:, :fade] * ramp
             last = index == len(windows) - 1
             ready, tail = (audio, None) if last else (audio[:, : -fade], audio[:, -fade:])
+            if resampler is None:  # a damaged stream is refused before any filter is designed
+                resampler = ExactStreamResampler(meta["channels"], self.config.sample_rate, meta["sample_rate"])
             out = resampler.push(ready)
             if last:
                 out = np.concatenate([out, resampler.finish()], axis=1)
