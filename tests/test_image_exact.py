@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from ncodec import api
@@ -66,3 +67,25 @@ def test_exact_decoding_of_a_photo_differs_from_the_float_decoder_by_at_most_one
     assert diff.max() <= 1 and diff.mean() < 0.01
     decoded = api.decode(api.encode(photo, model="image-hyperprior", quality=4)).pixels
     assert np.array_equal(decoded, np.moveaxis(pixels(exact)[0], 0, -1).astype(np.uint8))
+
+
+def test_tiled_transposed_convolutions_equal_the_whole_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiles bound the unfold buffer (13 GB whole for a 4K image's third layer); the sums are
+    exact, so any tiling must give the bits of the layer computed in one piece."""
+    import torch.nn.functional as F
+
+    from ncodec.codecs.image import exact
+
+    synthesis = _codec().synthesis
+    generator = torch.Generator().manual_seed(0)
+    for budget in (1, 128 * 25 * 3, 128 * 25 * 35):  # one pixel, a few pixels, several rows per tile
+        monkeypatch.setattr(exact, "TILE_BUFFER", budget)
+        for layer in synthesis.layers:
+            if not isinstance(layer, exact._TransposedConv):
+                continue
+            for h, w in ((1, 1), (1, 9), (7, 1), (5, 6), (13, 11)):
+                x = torch.randn(1, layer.weight.shape[0], h, w, generator=generator, dtype=torch.float64)
+                x = (x * 8).round() / 16
+                whole = F.conv_transpose2d(x, layer.weight, None, stride=layer.stride, padding=layer.padding,
+                                           output_padding=layer.output_padding).add_(layer.bias)
+                assert torch.equal(layer(x.clone()), whole), (budget, h, w)
