@@ -91,7 +91,7 @@ class _TransposedConv:
         """The layer tile by tile, written into one output tensor.
 
         float64 transposed convolutions go through an unfold buffer of ``out * kh * kw`` values
-        per input pixel: 840 MB for the 128x192-pixel input of a 768x512 image's third layer,
+        per input pixel: 629 MB for the 128x192-pixel input of a 768x512 image's third layer,
         13 GB for a 4K image's. Tiles of at most :data:`TILE_BUFFER` of those values bound the
         memory whatever the image's size; every sum is exact, so the tiles give the very same
         bits as the whole layer (tests/test_image_exact.py).
