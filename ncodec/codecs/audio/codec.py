@@ -50,6 +50,7 @@ from ncodec.media.exact_resample import ExactStreamResampler
 
 from .exact import ExactDecoder
 from .model import AudioCodecModel, AudioModelConfig
+from .phase import PHASE_GROUP_DELAY, PHASE_METHODS, PHASE_PEAK_LOCKED
 from .synthesis import synthesize
 
 WINDOW_FRAMES = 500  # 10 s at 50 frames/s
@@ -173,7 +174,7 @@ class AudioCodec:
         seconds = n_in / sample_rate
         nominal_bits = kbps * 1000 * seconds
         metadata: dict[str, Any] = {"sample_rate": sample_rate, "channels": channels, "samples": n_in,
-                                    "kbps": kbps, **(extra_metadata or {})}
+                                    "kbps": kbps, "phase": PHASE_GROUP_DELAY, **(extra_metadata or {})}
 
         def coded(total: int, kf: int = 0) -> tuple[dict[str, bytes], float, dict[str, Any], int]:
             mid_k, side_k = (total - side_codebooks(total), side_codebooks(total)) if channels == 2 else (total, 0)
@@ -274,6 +275,9 @@ class AudioCodec:
             "kf": _meta_int(meta, "kf", 0, PARTIAL_STEPS - 1),
         }
         out["samples"] = _meta_int(meta, "samples", 1, MAX_AUDIO_SECONDS * out["sample_rate"])
+        # files written before the group-delay phase existed carry no "phase" and keep decoding as then
+        out["phase"] = _meta_int(meta, "phase", PHASE_METHODS[0], PHASE_METHODS[-1]) if "phase" in meta \
+            else PHASE_PEAK_LOCKED
         if out["k"] + out["ks"] < 1 or (out["channels"] == 1 and out["ks"]) or \
                 (out["kf"] and out["k"] + out["ks"] >= self.config.n_codebooks):
             raise FormatError("metadata: inconsistent codebook counts")
@@ -346,7 +350,7 @@ class AudioCodec:
         length = frames * self.config.samples_per_frame
         signals, next_seeds = [], []
         for c in range(channels):
-            wave, phase = self._synth(codes[c], masks[c], length, seeds[c])
+            wave, phase = self._synth(codes[c], masks[c], length, seeds[c], meta["phase"])
             signals.append(wave)
             carry = (WINDOW_FRAMES - OVERLAP_FRAMES) * self.config.latent_stride - 1  # frame before the next window
             next_seeds.append(phase[:, carry] if phase is not None and carry < phase.shape[1] else None)
@@ -355,15 +359,15 @@ class AudioCodec:
         mid, side = signals
         return np.stack([mid + side, mid - side]), next_seeds
 
-    def _synth(self, codes: np.ndarray, mask: np.ndarray, length: int,
-               seed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    def _synth(self, codes: np.ndarray, mask: np.ndarray, length: int, seed: np.ndarray | None,
+               phase_method: int) -> tuple[np.ndarray, np.ndarray | None]:
         used = int(mask.any(axis=1).sum())
         if used == 0:
             return np.zeros(length, dtype=np.float32), None
         with codec_threads():
             log_mag = self.decoder.log_magnitude(torch.from_numpy(codes[:used].astype(np.int64)),
                                                  torch.from_numpy(mask[:used]))
-        return synthesize(log_mag.numpy(), self.config.n_fft, self.config.hop, length, seed)
+        return synthesize(log_mag.numpy(), self.config.n_fft, self.config.hop, length, seed, phase_method)
 
 
 def cross_fade_ramp(fade: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Log-magnitudes to samples, identically on every CPU: exp, peak-locked phase, inverse STFT.
+"""Log-magnitudes to samples, identically on every CPU: exp, phase vocoder, inverse STFT.
 
 The decoder network predicts STFT log-magnitudes; this module turns them into a waveform with the
 arithmetic rules of :mod:`ncodec.exactmath`: magnitudes through its exp, phases from the peak-locked
@@ -18,7 +18,7 @@ import torch
 
 from ncodec import exactmath
 
-from .phase import peak_locked_phase
+from .phase import PHASE_GROUP_DELAY, peak_locked_phase
 
 SPECTRUM_BITS = 18  # real and imaginary parts on a grid of 2**-18 ...
 SPECTRUM_LIMIT = 2.0**9  # ... at most e**6 (the head's ceiling) < 2**9 in magnitude
@@ -89,15 +89,16 @@ def inverse_stft(real: np.ndarray, imag: np.ndarray, n_fft: int, hop: int, lengt
 
 
 def synthesize(log_mag: np.ndarray, n_fft: int, hop: int, length: int,
-               previous_phase: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               previous_phase: np.ndarray | None = None,
+               phase_method: int = PHASE_GROUP_DELAY) -> tuple[np.ndarray, np.ndarray]:
     """Waveform (length,) float32 from log-magnitudes (bins, frames), and every frame's phase.
 
     The caller passes a frame's phase on as ``previous_phase`` to continue the signal coherently
-    in the next window.
+    in the next window; ``phase_method`` is the file's (:data:`.phase.PHASE_METHODS`).
     """
     log_mag = np.asarray(log_mag, dtype=np.float64)
     mag = exactmath.exp(torch.from_numpy(log_mag)).numpy()
-    phase = peak_locked_phase(log_mag, hop, n_fft, previous_phase)
+    phase = peak_locked_phase(log_mag, hop, n_fft, previous_phase, phase_method)
     cos, sin = exactmath.cos_sin_of_phase(phase)
     real, imag = mag * cos, mag * sin
     # the centred STFT's last frame, which the model does not predict, repeats the one before
