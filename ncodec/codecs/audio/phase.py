@@ -24,7 +24,7 @@ Measured on the 12 dev speech clips (PESQ-wb / STOI / log-mel distance): with th
 magnitudes, 3.42 / 0.966 for method 1 and 3.97 / 0.980 for method 2 (PGHI's full heap
 integration, 4.06 / 0.984, is slower and scores worse on the decoder's magnitudes); on the
 decoder's magnitudes at 1.5 / 3 / 6 / 12 kbps, PESQ-wb 1.72 / 2.10 / 2.35 / 2.44 for method 1 and
-1.73 / 2.21 / 2.52 / 2.63 for method 2, STOI up by 0.002-0.005, log-mel distance up by 0.004-0.005
+1.74 / 2.20 / 2.50 / 2.63 for method 2, STOI up by 0.002-0.005, log-mel distance up by 0.004-0.005
 (docs/AUDIO.md).
 """
 
