@@ -5,7 +5,7 @@ Why this shape (see docs/AUDIO.md for the measurements):
 * A fixed time-frequency front end (the complex STFT, magnitude-compressed) hands the encoder a
   representation in which speech is already sparse, so a few thousand CPU steps learn what a
   strided waveform encoder needs hundreds of thousands for.
-* The decoder predicts STFT log-magnitudes only; a peak-locked phase vocoder (:mod:`.phase`) gives
+* The decoder predicts STFT log-magnitudes only; a phase vocoder (:mod:`.phase`, group delay) gives
   them a phase and an inverse STFT makes samples. No transposed-convolution upsampling to the
   sample rate and no phase to learn: a regression the network learns in thousands of steps, and a
   decoder far faster than real time on a CPU (a learned phase head, Vocos', needs an adversary).

@@ -1,7 +1,7 @@
 """Log-magnitudes to samples, identically on every CPU: exp, phase vocoder, inverse STFT.
 
 The decoder network predicts STFT log-magnitudes; this module turns them into a waveform with the
-arithmetic rules of :mod:`ncodec.exactmath`: magnitudes through its exp, phases from the peak-locked
+arithmetic rules of :mod:`ncodec.exactmath`: magnitudes through its exp, phases from the group-delay
 phase vocoder (:mod:`.phase`, elementwise +, -, *, / and comparisons only), cos and sin from its
 table, and the inverse real DFT as two half-size matrix products of grid values with
 integer-scaled twiddles, whose sums are exact in any order. The result matches ``torch.istft`` to
