@@ -64,20 +64,51 @@ def group_delay_steps(log_mag: np.ndarray, hop: int, n_fft: int) -> np.ndarray:
     return np.concatenate([np.zeros((1, frames)), np.cumsum(steps, axis=0)])
 
 
-def _regions_at_minima(m: np.ndarray, peaks: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """For every bin, the index into ``peaks`` of the peak whose region holds it.
+def _frame_peaks(log_mag: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame's spectral peaks, as (frame, bin) pairs sorted by frame, then bin.
 
-    Two neighbouring peaks' regions meet at the lowest bin between them (the first, on a tie;
-    it goes to the lower peak), where the two sinusoids' main lobes cross.
+    A peak is a bin above its lower neighbour, at least its upper one, and within ``floor`` (a
+    natural-log ratio) of its frame's loudest bin; a frame without one takes its loudest bin.
     """
-    if peaks.size == 1:
-        return np.zeros(index.size, dtype=np.int64)
-    lowest = np.minimum.reduceat(m, peaks)[:-1]
-    segment = np.searchsorted(peaks, index, side="right") - 1  # the peak at or below each bin
-    inner = (segment >= 0) & (segment < peaks.size - 1)
-    at_lowest = inner & (m == lowest[np.clip(segment, 0, peaks.size - 2)])
-    bounds = np.minimum.reduceat(np.where(at_lowest, index, index.size), peaks)[:-1]
-    return np.searchsorted(bounds, index, side="left")
+    bins = log_mag.shape[0]
+    inner = log_mag[1:-1]
+    is_peak = (inner > log_mag[:-2]) & (inner >= log_mag[2:]) & (inner > log_mag.max(axis=0) + floor)
+    frame, peak = np.nonzero(is_peak.T)
+    peak = peak + 1
+    empty = np.flatnonzero(~is_peak.any(axis=0))
+    if empty.size:
+        frame = np.concatenate([frame, empty])
+        peak = np.concatenate([peak, np.argmax(log_mag[:, empty], axis=0)])
+        order = np.argsort(frame * bins + peak, kind="stable")
+        frame, peak = frame[order], peak[order]
+    return frame, peak
+
+
+def _owners(flat: np.ndarray, frame: np.ndarray, peak: np.ndarray, bins: int, method: int) -> np.ndarray:
+    """For every bin of every frame (frame-major), the index into the peaks of the peak owning it.
+
+    Within a frame, :data:`PHASE_PEAK_LOCKED` splits neighbouring peaks' regions at the midpoint;
+    :data:`PHASE_GROUP_DELAY` at the lowest bin between them (the first, on a tie; it goes to the
+    lower peak), where the two sinusoids' main lobes cross. Computed for all frames at once: a
+    bin's owner is the count of region bounds before it plus its frame number (each frame has one
+    bound fewer than peaks).
+    """
+    size = flat.size
+    ends_frame = np.append(frame[1:] != frame[:-1], True)  # a frame's last peak: no bound above it
+    start = frame * bins + peak
+    if method == PHASE_PEAK_LOCKED:
+        middle = 2 * start[:-1] + (peak[1:] - peak[:-1])  # twice the midpoint, an integer
+        first_above = (middle[~ends_frame[:-1]] // 2) + 1  # the first bin past it
+    else:
+        lowest = np.minimum.reduceat(flat, start)
+        segment = np.cumsum(np.bincount(start, minlength=size)[:size]) - 1  # the peak at or below
+        held = np.clip(segment, 0, None)
+        position = np.arange(size)
+        at_lowest = (segment >= 0) & ~ends_frame[held] & (flat == lowest[held])
+        first_above = np.minimum.reduceat(np.where(at_lowest, position, size), start)[~ends_frame] + 1
+    # bounds strictly below each bin, counted by a running sum, plus one per frame before it
+    below = np.cumsum(np.bincount(first_above, minlength=size + 1)[:size])
+    return below + np.repeat(np.arange(size // bins), bins)
 
 
 def peak_locked_phase(log_mag: np.ndarray, hop: int, n_fft: int, previous: np.ndarray | None = None,
@@ -87,34 +118,44 @@ def peak_locked_phase(log_mag: np.ndarray, hop: int, n_fft: int, previous: np.nd
     ``previous`` is the phase of the frame before the first (to continue a signal across calls,
     so the seam between two decoded windows stays coherent); zeros when None. ``method`` is one
     of :data:`PHASE_METHODS` (see the module's docstring).
+
+    Everything but the frame-to-frame recursion is computed for all frames at once; the
+    recursion adds, per bin, the previous frame's phase at its peak, the peak's advance, the
+    alternating sign and the group delay, in that order (the order fixes the rounding, and so
+    the bits of every file ever decoded).
     """
     if method not in PHASE_METHODS:
         raise ValueError(f"unknown phase method {method}")
     log_mag = np.asarray(log_mag, dtype=np.float64)
     bins, frames = log_mag.shape
-    phase = np.zeros((bins, frames), dtype=np.float64)
     prev = np.zeros(bins) if previous is None else np.asarray(previous, dtype=np.float64)
-    index = np.arange(bins)
-    advance = 2.0 * np.pi * hop / n_fft
-    floor = PEAK_FLOOR_DB / 20.0 * LN_10
-    delay = group_delay_steps(log_mag, hop, n_fft) if method == PHASE_GROUP_DELAY else None
+    if frames == 0:
+        return np.zeros((bins, 0))
+    flat = np.ascontiguousarray(log_mag.T).reshape(-1)  # frame-major
+    frame, peak = _frame_peaks(log_mag, PEAK_FLOOR_DB / 20.0 * LN_10)
+    start = frame * bins + peak
+    left = flat[frame * bins + np.maximum(peak - 1, 0)]
+    centre = flat[start]
+    right = flat[frame * bins + np.minimum(peak + 1, bins - 1)]
+    curvature = left - 2.0 * centre + right
+    safe = np.abs(curvature) > 1e-12
+    offset = np.where(safe, 0.5 * (left - right) / np.where(safe, curvature, 1.0), 0.0)
+    peak_advance = (2.0 * np.pi * hop / n_fft) * (peak + np.clip(offset, -0.5, 0.5))
+    owner = _owners(flat, frame, peak, bins, method)
+    index = np.tile(np.arange(bins), frames)
+    source = peak[owner].reshape(frames, bins)
+    advance = peak_advance[owner].reshape(frames, bins)
+    sign = (np.pi * (index - peak[owner])).reshape(frames, bins)
+    delay = None
+    if method == PHASE_GROUP_DELAY:
+        steps = np.ascontiguousarray(group_delay_steps(log_mag, hop, n_fft).T).reshape(-1)
+        delay = (steps - steps[start[owner]]).reshape(frames, bins)
+    phase = np.empty((frames, bins))
     for t in range(frames):
-        m = log_mag[:, t]
-        peaks = np.flatnonzero((m[1:-1] > m[:-2]) & (m[1:-1] >= m[2:]) & (m[1:-1] > m.max() + floor)) + 1
-        if peaks.size == 0:
-            peaks = np.array([int(np.argmax(m))])
-        left, centre, right = m[np.maximum(peaks - 1, 0)], m[peaks], m[np.minimum(peaks + 1, bins - 1)]
-        curvature = left - 2.0 * centre + right
-        safe = np.abs(curvature) > 1e-12
-        offset = np.where(safe, 0.5 * (left - right) / np.where(safe, curvature, 1.0), 0.0)
-        peak_phase = prev[peaks] + advance * (peaks + np.clip(offset, -0.5, 0.5))
-        if delay is None:
-            owner = np.searchsorted((peaks[:-1] + peaks[1:]) / 2.0, index)
-            current = peak_phase[owner] + np.pi * (index - peaks[owner])
-        else:
-            owner = _regions_at_minima(m, peaks, index)
-            column = delay[:, t]
-            current = peak_phase[owner] + np.pi * (index - peaks[owner]) + (column - column[peaks][owner])
-        phase[:, t] = current
+        current = prev[source[t]] + advance[t]
+        current += sign[t]
+        if delay is not None:
+            current += delay[t]
+        phase[t] = current
         prev = current
-    return phase
+    return np.ascontiguousarray(phase.T)
