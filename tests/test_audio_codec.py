@@ -13,7 +13,7 @@ import pytest
 
 from ncodec import api
 from ncodec.cli.main import main as cli
-from ncodec.codecs.audio.codec import OVERLAP_FRAMES, WINDOW_FRAMES, AudioCodec
+from ncodec.codecs.audio.codec import OVERLAP_FRAMES, WINDOW_FRAMES, AudioCodec, largest_fitting
 from ncodec.errors import InputError
 from ncodec.eval.metrics import log_mel_distance, stoi
 from ncodec.media.audio import AudioData, read_audio, resample, write_audio
@@ -64,6 +64,25 @@ def test_every_bitrate_meets_its_floor_within_its_rate(speech: tuple[np.ndarray,
         stois.append(stoi(samples[0], out.samples[0], rate))
         assert mels[-1] <= MEL_CEILING[kbps] and stois[-1] >= STOI_FLOOR[kbps], (kbps, mels[-1], stois[-1])
     assert mels[-1] < mels[0] and stois == sorted(stois), (mels, stois)
+
+
+def test_rate_search_finds_the_boundary_from_any_guess() -> None:
+    """The partial codebook's share: the largest fitting one whatever the guess, in two coder
+    passes when the guess is right and never more than twice a bisection's when it is wrong."""
+    for limit in (1, 2, 3, 7, 64, 256):
+        for boundary in range(limit):  # the largest k that fits
+            for guess in {-3, 0, boundary - 5, boundary - 1, boundary, boundary + 1, boundary + 9, limit + 2}:
+                calls: list[int] = []
+
+                def fits(k: int, boundary: int = boundary, limit: int = limit, calls: list[int] = calls) -> bool:
+                    assert 0 < k < limit, k  # 0 and limit are known: never asked
+                    calls.append(k)
+                    return k <= boundary
+
+                assert largest_fitting(fits, guess, limit) == boundary, (limit, boundary, guess)
+                assert len(calls) <= 2 * max(1, (limit - 1).bit_length()), (limit, boundary, guess, calls)
+                if 0 < guess == boundary < limit - 1:
+                    assert len(calls) == 2
 
 
 def test_random_weights_miss_the_floor(speech: tuple[np.ndarray, int]) -> None:
