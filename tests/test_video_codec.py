@@ -21,7 +21,15 @@ from ncodec.codecs.base import Payload
 from ncodec.codecs.video import prior
 from ncodec.codecs.video.codec import QUALITIES, EncodeOptions, VideoCodec
 from ncodec.codecs.video.fit import FitSettings, GroupFitter
-from ncodec.codecs.video.grids import level_shapes, to_full_resolution, to_full_resolution_mm
+from ncodec.codecs.video.grids import (
+    check_strides,
+    in_time,
+    key_count,
+    level_shapes,
+    time_matrix,
+    to_full_resolution,
+    to_full_resolution_mm,
+)
 from ncodec.codecs.video.synthesis import Synthesis, SynthesisShape, load_quantized, quantize_parameters
 from ncodec.container.format import read_container
 from ncodec.errors import FormatError, InputError, UsageError
@@ -209,6 +217,62 @@ def test_latent_streams_round_trip() -> None:
     back = prior.decode_levels(streams, table, 6, shapes)
     for y, s in zip(latents, back, strict=True):
         assert np.array_equal(prior.latents_of(s), y)
+
+
+@pytest.mark.parametrize("frames", [1, 2, 5, 8, 9, 32])
+@pytest.mark.parametrize("stride", [1, 2, 4, 8])
+def test_a_level_with_a_temporal_stride_interpolates_between_its_planes(frames: int, stride: int) -> None:
+    keys = key_count(frames, stride)
+    assert ((keys - 1) * stride >= frames - 1 and (keys - 2) * stride < frames - 1) or keys == 1
+    m = time_matrix(frames, stride)
+    assert torch.equal(m.sum(dim=1), torch.ones(frames, dtype=torch.float64))
+    assert torch.equal(m[::stride], torch.eye(keys, dtype=torch.float64)[: len(range(0, frames, stride))])
+    planes = torch.randint(-1024, 1025, (keys, 5, 3)).double()
+    out = in_time(planes, stride, frames)
+    # dyadic weights on integers: exact, so interpolating a frame on its own gives the same bits
+    for t in range(frames):
+        a, r = divmod(t, stride)
+        alone = planes[a] * ((stride - r) / stride) + (planes[a + 1] * (r / stride) if r else 0.0)
+        assert torch.equal(out[t], alone)
+
+
+def test_latent_streams_with_temporal_strides_round_trip() -> None:
+    rng = np.random.default_rng(1)
+    frames, strides = 11, (1, 2, 2, 8)
+    shapes = level_shapes(40, 56, 4)
+    latents = [rng.integers(-3, 4, (key_count(frames, st), h, w)) * (rng.random((key_count(frames, st), h, w)) < 0.3)
+               for st, (h, w) in zip(strides, shapes, strict=True)]
+    symbols = [prior.symbols_of(y) for y in latents]
+    table, _ = prior.choose_tables(symbols, strides)
+    back = prior.decode_levels(prior.encode_levels(symbols, table, strides), table, frames, shapes, strides)
+    for y, s in zip(latents, back, strict=True):
+        assert np.array_equal(prior.latents_of(s), y)
+
+
+def test_strides_must_be_powers_of_two_not_finer_than_the_level_below() -> None:
+    check_strides((1, 1, 2, 4), 4)
+    for bad in ((1, 3, 4, 4), (2, 1, 1, 1), (1, 1, 1), (1, 1, 1, 32)):
+        with pytest.raises(ValueError):
+            check_strides(bad, 4)
+
+
+def test_a_clip_coded_with_temporal_strides_decodes_exactly_and_rejects_bad_strides() -> None:
+    frames, fps = sample_clip(frames=7, size=(40, 33))
+    video = VideoData(frames, fps)
+    payload = _codec_encode(video, group_frames=5, steps_scale=0.2, strides=(1, 2, 2, 4))
+    assert payload.metadata["strides"] == [1, 2, 2, 4]
+    out = VideoCodec().decode(payload)
+    assert out.frames.shape == frames.shape and _psnr(frames, out.frames) > 15.0
+    # files without the field are files of stride 1 everywhere
+    plain = _codec_encode(video, group_frames=5, steps_scale=0.2, strides=(1, 1, 1, 1))
+    legacy = dict(plain.metadata)
+    del legacy["strides"]
+    assert np.array_equal(VideoCodec().decode(Payload(plain.chunks, legacy)).frames, VideoCodec().decode(plain).frames)
+    for bad in ([1, 2, 3, 4], [1, 2], "1,2,2,4", [4, 2, 1, 1]):
+        with pytest.raises(FormatError):
+            VideoCodec().decode(Payload(payload.chunks, {**payload.metadata, "strides": bad}))
+    with pytest.raises(UsageError):
+        _codec_encode(video, strides=(1, 3, 4, 4))
 
 
 def test_cli_round_trip_to_every_output_format(clip: VideoData, coded: bytes, tmp_path: Path,

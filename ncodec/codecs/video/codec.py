@@ -12,7 +12,9 @@ A group's chunk is a stream table (:mod:`ncodec.codecs.framing`) of ``2 + levels
    the scale-table index of every (level, context), ``levels * BUCKETS`` bytes;
 2. the network's integer parameters, layer by layer (weight then bias, C order), in one
    :func:`ncodec.entropy.encode_weights` stream;
-3. one stream per level, finest first, of its symbols (see :mod:`.prior`).
+3. one stream per level, finest first, of its symbols (see :mod:`.prior`); a level of temporal
+   stride ``s`` (metadata ``strides``, finest level first; absent in files written before strides
+   existed, meaning 1 everywhere) holds ``ceil((frames - 1) / s) + 1`` planes.
 
 Policies: frames of any size (odd ones too: latent grids use ceil sizes and the output is
 cropped); the frame rate is stored as an exact fraction; the audio track of an input file is not
@@ -43,7 +45,7 @@ from ncodec.media.video import MAX_FRAME_PIXELS, MAX_FRAMES, VideoData
 
 from . import prior
 from .fit import FitSettings, FitState, FittedGroup, GroupFitter
-from .grids import default_levels, level_shapes, to_full_resolution
+from .grids import check_strides, default_levels, default_strides, in_time, level_shapes, to_full_resolution
 from .synthesis import (
     EXPONENTS,
     MAX_LATENT,
@@ -98,6 +100,7 @@ class EncodeOptions:
     steps_scale: float = 1.0  # multiplies the quality's fitting steps
     progress: bool | None = None  # None: a bar when stderr is a terminal
     seed: int = 0
+    strides: tuple[int, ...] | None = None  # temporal stride per level, finest first; None: the default
 
 
 def _device(name: str | None) -> torch.device:
@@ -136,6 +139,11 @@ class VideoCodec:
         frames = video.frames
         t, h, w = (int(s) for s in frames.shape[:3])
         shape = SynthesisShape(levels=default_levels(h, w))
+        strides = tuple(opts.strides) if opts.strides is not None else default_strides(shape.levels)
+        try:
+            check_strides(strides, shape.levels)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         starts = list(range(0, t, opts.group_frames))
         if len(starts) > MAX_GROUPS:
             raise InputError(f"{t} frames make {len(starts)} groups, more than {MAX_GROUPS}")
@@ -153,7 +161,7 @@ class VideoCodec:
                 share = (start + len(group)) / t
                 deadline = began + opts.time_limit * share - _finish_reserve(group)
             settings = FitSettings(lam=level.lam, steps=steps, seed=opts.seed + g, deadline=deadline)
-            fitter = GroupFitter(group, shape, settings, device, start=state)
+            fitter = GroupFitter(group, shape, settings, device, start=state, strides=strides)
             bar = tqdm(total=steps, desc=f"group {g + 1}/{len(starts)}", unit="step", leave=False,
                        disable=not show, file=sys.stderr)
 
@@ -166,13 +174,13 @@ class VideoCodec:
                 done = fitter.fit(report)
             bar.close()
             fitted, state = fitter.finish(done)
-            chunks[group_tag(g)] = _pack_group(fitted, len(group))
+            chunks[group_tag(g)] = _pack_group(fitted, len(group), strides)
             estimated += fitted.estimated_bits
             steps_done.append(done)
         metadata: dict[str, Any] = {
             "width": w, "height": h, "frames": t, "fps": f"{video.fps.numerator}/{video.fps.denominator}",
             "group_frames": opts.group_frames, "levels": shape.levels, "hidden": shape.hidden,
-            "refine": shape.refine, "quality": quality, "steps": steps, "steps_done": steps_done,
+            "refine": shape.refine, "strides": list(strides), "quality": quality, "steps": steps, "steps_done": steps_done,
             "source_format": video.source_format,
         }
         return Payload(chunks=chunks, metadata=metadata, estimated_bits=estimated)
@@ -211,6 +219,14 @@ class VideoCodec:
             raise FormatError("video metadata 'fps' out of range")
         out["fps_fraction"] = rate
         SynthesisShape(out["levels"], out["hidden"], out["refine"]).check()
+        strides = meta.get("strides", [1] * out["levels"])  # files written before strides existed
+        if not isinstance(strides, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in strides):
+            raise FormatError("video metadata 'strides' malformed")
+        try:
+            check_strides(tuple(strides), out["levels"])
+        except ValueError as exc:
+            raise FormatError(f"video metadata 'strides': {exc}") from None
+        out["strides"] = tuple(strides)
         return out
 
     def decode_frames(self, chunks: dict[str, bytes], meta: dict[str, Any]) -> Iterator[np.ndarray]:
@@ -229,7 +245,7 @@ class VideoCodec:
                 if data is None:
                     raise FormatError(f"video file lacks chunk {group_tag(g)}")
                 count = min(gf, t - g * gf)
-                planes = _unpack_group(data, count, shapes, shape, net)
+                planes = _unpack_group(data, count, shapes, shape, net, meta["strides"])
                 for i in range(0, count, DECODE_BATCH):
                     x = to_full_resolution([p[i:i + DECODE_BATCH] for p in planes], h, w)
                     out = net.decode_forward(x)
@@ -246,18 +262,19 @@ def _finish_reserve(group: np.ndarray) -> float:
 _HEADER = struct.Struct("<HB")
 
 
-def _pack_group(fitted: FittedGroup, count: int) -> bytes:
+def _pack_group(fitted: FittedGroup, count: int, strides: tuple[int, ...]) -> bytes:
     exps = bytes(e for pair in fitted.exponents for e in pair)
     header = _HEADER.pack(count, len(fitted.exponents)) + exps + fitted.table.astype(np.uint8).tobytes()
     from ncodec.entropy import encode_weights
 
     weights = encode_weights(np.concatenate([q.reshape(-1) for q in fitted.weights]).astype(np.int32))
-    return pack_streams([header, weights, *prior.encode_levels(fitted.symbols, fitted.table)])
+    return pack_streams([header, weights, *prior.encode_levels(fitted.symbols, fitted.table, strides)])
 
 
 def _unpack_group(data: bytes, count: int, shapes: list[tuple[int, int]], shape: SynthesisShape,
-                  net: Synthesis) -> list[torch.Tensor]:
-    """Decode one group: load its parameters into ``net``; return its latent planes (float64)."""
+                  net: Synthesis, strides: tuple[int, ...]) -> list[torch.Tensor]:
+    """Decode one group: load its parameters into ``net``; return its latent planes at every
+    frame (float64; exact: integers, or dyadic interpolations of integers)."""
     levels = len(shapes)
     streams = unpack_streams(data, 2 + levels, "video group")
     header = streams[0]
@@ -283,13 +300,13 @@ def _unpack_group(data: bytes, count: int, shapes: list[tuple[int, int]], shape:
         q.append(torch.from_numpy(flat[pos:pos + n].reshape(dims).copy()))
         pos += n
     load_quantized(net, q, exponents)
-    symbols = prior.decode_levels(streams[2:], table, count, shapes)
+    symbols = prior.decode_levels(streams[2:], table, count, shapes, strides)
     planes = []
-    for s in symbols:
+    for s, stride in zip(symbols, strides, strict=True):
         y = prior.latents_of(s)
         if np.abs(y).max(initial=0) > MAX_LATENT:
             raise FormatError("video group has a latent outside the allowed range")
-        planes.append(torch.from_numpy(y).double())
+        planes.append(in_time(torch.from_numpy(y).double(), stride, count))
     return planes
 
 

@@ -30,7 +30,15 @@ from torch import Tensor
 from ncodec.entropy import encode_weights
 
 from . import prior
-from .grids import level_shapes, to_full_resolution, to_full_resolution_mm
+from .grids import (
+    check_strides,
+    in_time,
+    key_count,
+    level_shapes,
+    time_matrix,
+    to_full_resolution,
+    to_full_resolution_mm,
+)
 from .synthesis import EXPONENTS, MAX_LATENT, Synthesis, SynthesisShape, load_quantized, quantize_parameters
 
 Progress = Callable[[int, int, float, float], None]  # step, steps, PSNR (dB), estimated bpp
@@ -90,9 +98,13 @@ class GroupFitter:
     """Fits one group of frames ``(T, H, W, 3)`` uint8."""
 
     def __init__(self, frames: np.ndarray, shape: SynthesisShape, settings: FitSettings,
-                 device: torch.device, start: FitState | None = None) -> None:
+                 device: torch.device, start: FitState | None = None,
+                 strides: tuple[int, ...] | None = None) -> None:
         self.t, self.h, self.w = (int(s) for s in frames.shape[:3])
         self.shape = shape
+        self.strides = tuple(strides) if strides is not None else (1,) * shape.levels
+        check_strides(self.strides, shape.levels)
+        self.keys = [key_count(self.t, s) for s in self.strides]
         self.settings = settings
         self.device = device
         self.frames = torch.from_numpy(np.ascontiguousarray(frames)).to(device)  # (T, H, W, 3) uint8
@@ -102,7 +114,7 @@ class GroupFitter:
         torch.manual_seed(settings.seed)
         self.net = Synthesis(shape).to(device)
         self.log_scales = torch.zeros(shape.levels, prior.BUCKETS, device=device)
-        self.deltas = [torch.zeros(self.t, h, w, device=device) for h, w in self.shapes]
+        self.deltas = [torch.zeros(n, h, w, device=device) for n, (h, w) in zip(self.keys, self.shapes, strict=True)]
         if start is not None:
             self.net.load_state_dict(start.net_state)
             self.log_scales = start.log_scales.clone().to(device)
@@ -159,11 +171,18 @@ class GroupFitter:
     def _rate_bits(self, symbols: list[Tensor]) -> Tensor:
         total = torch.zeros((), device=self.device)
         for k, s in enumerate(symbols):
-            coarser = symbols[k + 1] if k + 1 < len(symbols) else None
-            ctx = prior.torch_buckets(coarser, self.t, self.shapes[k], self.device)
+            coarser = prior.coarser_of(symbols, k, self.keys[k], self.strides)
+            ctx = prior.torch_buckets(coarser, self.keys[k], self.shapes[k], self.device)
             scale = prior.table_lookup(torch.exp(self.log_scales[k]), ctx)
             total = total + prior.gaussian_bits(s, scale).sum()
         return total
+
+    def _at_frames(self, keys: Tensor, stride: int, idx: Tensor) -> Tensor:
+        """A level's planes at the frames ``idx`` (interpolated in time for strides above 1)."""
+        if stride == 1:
+            return keys.index_select(0, idx)
+        m = time_matrix(self.t, stride).to(keys.dtype).to(self.device).index_select(0, idx)
+        return torch.matmul(m, keys.reshape(keys.shape[0], -1)).reshape(len(idx), *keys.shape[1:])
 
     def _sample_frames(self) -> Tensor:
         if self.frames_per_step >= self.t:
@@ -208,7 +227,8 @@ class GroupFitter:
                 group["lr"] = base * warm * (0.02 + 0.98 * cosine)
             planes, symbols = self._latents(hard=rounding)
             idx = self._sample_frames().to(self.device)
-            x = to_full_resolution_mm([p.index_select(0, idx) for p in planes], self.h, self.w)
+            x = to_full_resolution_mm([self._at_frames(p, st, idx) for p, st in zip(planes, self.strides, strict=True)],
+                                      self.h, self.w)
             out = self.net.forward_pixels(x)
             target = self.frames.index_select(0, idx).float() / 255.0
             mse = torch.mean((out - target) ** 2)
@@ -236,8 +256,9 @@ class GroupFitter:
     def finish(self, steps_done: int) -> tuple[FittedGroup, FitState]:
         """Quantize everything and pick the network's steps on the real objective."""
         symbols = self.coded_symbols()
-        table, latent_bits = prior.choose_tables(symbols)
-        planes = [torch.from_numpy(prior.latents_of(s)).double() for s in symbols]
+        table, latent_bits = prior.choose_tables(symbols, self.strides)
+        planes = [in_time(torch.from_numpy(prior.latents_of(s)).double(), st, self.t)
+                  for s, st in zip(symbols, self.strides, strict=True)]
         probe = np.unique(np.linspace(0, self.t - 1, min(self.t, 2)).round().astype(int))
         x = to_full_resolution([p[probe] for p in planes], self.h, self.w)
         target = self.target[torch.from_numpy(probe).to(self.device)].cpu().double() / 255.0
@@ -245,7 +266,7 @@ class GroupFitter:
         fitted = FittedGroup(symbols=symbols, weights=weights, exponents=exponents, table=table,
                              estimated_bits=latent_bits + weight_bits, steps_done=steps_done,
                              stopped_early=steps_done < self.settings.steps)
-        last = [torch.from_numpy(prior.latents_of(s)[-1]).float() for s in symbols]
+        last = [p[-1].float() for p in planes]
         state = FitState({k: v.detach().clone() for k, v in self.net.state_dict().items()},
                          self.log_scales.detach().clone(), last)
         return fitted, state

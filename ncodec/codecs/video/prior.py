@@ -7,7 +7,8 @@ scale-table entries, chosen per level by a context:
 
 * whether ``t`` is the group's first frame (values) or a later one (differences), and
 * the magnitude (0, 1, 2 or more) of the co-located symbol one level coarser, same frame
-  (``(i // 2, j // 2)``): where the coarse picture changes, the fine one usually does too.
+  (``(i // 2, j // 2)``; for a coarser level of longer temporal stride, its last plane at or
+  before the frame): where the coarse picture changes, the fine one usually does too.
 
 Levels are decoded coarsest first, each in one vectorised call, and every context is an integer
 computed from integers already decoded: encoder and decoder agree exactly. The table index of
@@ -28,6 +29,8 @@ import torch
 from torch import Tensor
 
 from ncodec.entropy import gaussian
+
+from .grids import coarser_keys, key_count
 
 BUCKETS = 6
 MIN_SCALE = 0.11  # the smallest scale in the coder's table
@@ -59,13 +62,31 @@ def latents_of(symbols: np.ndarray) -> np.ndarray:
     return np.cumsum(np.asarray(symbols, dtype=np.int64), axis=0)
 
 
-def choose_tables(symbols: list[np.ndarray]) -> tuple[np.ndarray, float]:
+def _strides(strides: tuple[int, ...] | None, levels: int) -> tuple[int, ...]:
+    return tuple(strides) if strides is not None else (1,) * levels
+
+
+def coarser_of(symbols: list[Any], k: int, keys: int, strides: tuple[int, ...] | None) -> Any:
+    """The coarser level's symbols (numpy or torch) co-located with each of the ``keys`` planes
+    of level ``k``: the same frame, or the coarser level's last plane before it (None for the
+    coarsest level)."""
+    if k + 1 >= len(symbols):
+        return None
+    st = _strides(strides, len(symbols))
+    coarser = symbols[k + 1]
+    if st[k + 1] == st[k]:
+        return coarser
+    index = coarser_keys(keys, st[k], st[k + 1])
+    return coarser[torch.from_numpy(index).to(coarser.device)] if isinstance(coarser, Tensor) else coarser[index]
+
+
+def choose_tables(symbols: list[np.ndarray], strides: tuple[int, ...] | None = None) -> tuple[np.ndarray, float]:
     """Best scale index per (level, context) for these symbols, and the ideal bits they cost."""
     levels = len(symbols)
     table = np.zeros((levels, BUCKETS), dtype=np.uint8)
     total = 0.0
     for k in range(levels):
-        coarser = symbols[k + 1] if k + 1 < levels else None
+        coarser = coarser_of(list(symbols), k, symbols[k].shape[0], strides)
         ctx = buckets_from_coarser(coarser, symbols[k].shape[0], symbols[k].shape[1:])
         for b in range(BUCKETS):
             values = symbols[k][ctx == b]
@@ -76,22 +97,26 @@ def choose_tables(symbols: list[np.ndarray]) -> tuple[np.ndarray, float]:
     return table, total
 
 
-def encode_levels(symbols: list[np.ndarray], table: np.ndarray) -> list[bytes]:
+def encode_levels(symbols: list[np.ndarray], table: np.ndarray,
+                  strides: tuple[int, ...] | None = None) -> list[bytes]:
     """One entropy-coded stream per level."""
     streams = []
     for k in range(len(symbols)):
-        coarser = symbols[k + 1] if k + 1 < len(symbols) else None
+        coarser = coarser_of(list(symbols), k, symbols[k].shape[0], strides)
         ctx = buckets_from_coarser(coarser, symbols[k].shape[0], symbols[k].shape[1:])
         streams.append(gaussian.encode_gaussian(symbols[k].astype(np.int32), table[k][ctx].astype(np.int32)))
     return streams
 
 
 def decode_levels(streams: list[bytes], table: np.ndarray, frames: int,
-                  shapes: list[tuple[int, int]]) -> list[np.ndarray]:
-    """Inverse of :func:`encode_levels`: the symbols of every level, coarsest decoded first."""
-    out: list[np.ndarray | None] = [None] * len(shapes)
+                  shapes: list[tuple[int, int]], strides: tuple[int, ...] | None = None) -> list[np.ndarray]:
+    """Inverse of :func:`encode_levels`: the symbols of every level, coarsest decoded first;
+    ``frames`` is the group's frame count (a level of stride ``s`` holds ``key_count`` planes)."""
+    st = _strides(strides, len(shapes))
+    out: list[Any] = [None] * len(shapes)
     for k in range(len(shapes) - 1, -1, -1):
-        ctx = buckets_from_coarser(out[k + 1] if k + 1 < len(shapes) else None, frames, shapes[k])
+        keys = key_count(frames, st[k])
+        ctx = buckets_from_coarser(coarser_of(out, k, keys, st), keys, shapes[k])
         out[k] = gaussian.decode_gaussian(streams[k], table[k][ctx].astype(np.int32))
     return [np.asarray(o) for o in out]
 
