@@ -94,7 +94,7 @@ MODELS: tuple[ModelInfo, ...] = (
     ),
     ModelInfo(
         model_id=4, name="video-latent-grid", modality="video",
-        description="latent grids and a ~800-parameter synthesis network fitted to each group of frames "
+        description="latent grids and a synthesis MLP of a few hundred parameters fitted to each group of frames "
                     "(C3 / Cool-chic family); no shipped weights",
         factory="ncodec.codecs.video.codec:VideoCodec", default_quality=3,
         _fixed_qualities=(1, 2, 3, 4, 5, 6), exact_decoding=True,
