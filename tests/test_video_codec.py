@@ -229,6 +229,8 @@ def test_a_level_with_a_temporal_stride_interpolates_between_its_planes(frames: 
     assert torch.equal(m[::stride], torch.eye(keys, dtype=torch.float64)[: len(range(0, frames, stride))])
     planes = torch.randint(-1024, 1025, (keys, 5, 3)).double()
     out = in_time(planes, stride, frames)
+    some = torch.tensor([frames - 1, 0])
+    assert torch.equal(in_time(planes, stride, frames, at=some), out[some])
     # dyadic weights on integers: exact, so interpolating a frame on its own gives the same bits
     for t in range(frames):
         a, r = divmod(t, stride)

@@ -35,7 +35,6 @@ from .grids import (
     in_time,
     key_count,
     level_shapes,
-    time_matrix,
     to_full_resolution,
     to_full_resolution_mm,
 )
@@ -177,13 +176,6 @@ class GroupFitter:
             total = total + prior.gaussian_bits(s, scale).sum()
         return total
 
-    def _at_frames(self, keys: Tensor, stride: int, idx: Tensor) -> Tensor:
-        """A level's planes at the frames ``idx`` (interpolated in time for strides above 1)."""
-        if stride == 1:
-            return keys.index_select(0, idx)
-        m = time_matrix(self.t, stride).to(keys.dtype).to(self.device).index_select(0, idx)
-        return torch.matmul(m, keys.reshape(keys.shape[0], -1)).reshape(len(idx), *keys.shape[1:])
-
     def _sample_frames(self) -> Tensor:
         if self.frames_per_step >= self.t:
             return torch.arange(self.t)
@@ -227,7 +219,7 @@ class GroupFitter:
                 group["lr"] = base * warm * (0.02 + 0.98 * cosine)
             planes, symbols = self._latents(hard=rounding)
             idx = self._sample_frames().to(self.device)
-            x = to_full_resolution_mm([self._at_frames(p, st, idx) for p, st in zip(planes, self.strides, strict=True)],
+            x = to_full_resolution_mm([in_time(p, st, self.t, at=idx) for p, st in zip(planes, self.strides, strict=True)],
                                       self.h, self.w)
             out = self.net.forward_pixels(x)
             target = self.frames.index_select(0, idx).float() / 255.0

@@ -128,13 +128,15 @@ def time_matrix(frames: int, stride: int) -> Tensor:
     return m
 
 
-def in_time(keys: Tensor, stride: int, frames: int) -> Tensor:
-    """A level's planes ``(keys, h, w)`` at every frame ``(frames, h, w)`` (the keys themselves
-    for stride 1)."""
+def in_time(keys: Tensor, stride: int, frames: int, at: Tensor | None = None) -> Tensor:
+    """A level's planes ``(keys, h, w)`` at every frame ``(frames, h, w)``, or only at the frame
+    indices ``at`` (the keys themselves for stride 1)."""
     if stride == 1:
-        return keys
+        return keys if at is None else keys.index_select(0, at)
     m = time_matrix(frames, stride).to(keys.dtype).to(keys.device)
-    return torch.matmul(m, keys.reshape(keys.shape[0], -1)).reshape(frames, *keys.shape[1:])
+    if at is not None:
+        m = m.index_select(0, at)
+    return torch.matmul(m, keys.reshape(keys.shape[0], -1)).reshape(m.shape[0], *keys.shape[1:])
 
 
 def coarser_keys(keys: int, stride: int, coarser_stride: int) -> np.ndarray:
