@@ -47,7 +47,7 @@ STANDARD_SETS: tuple[tuple[str, str, str, str, str | None], ...] = (
      "its own curve, named MODEL+effortE; `enc s` ran beside other work)", "kodim0[1-5].png"),
     ("video-dev", "video", "../shared/data/video/dev",
      "6 clips, 64 frames, 352x288 / 352x192; the video codec at qualities 1, 3 and 5 (600 fitting steps per "
-     "group; fitting takes minutes per point; `enc s` of the coffee clip's q1 point ran beside the test suite)",
+     "group, temporal strides 1,1,1,2,2,4,4; fitting takes minutes per point, on 2 CPU cores)",
      None),
 )
 
