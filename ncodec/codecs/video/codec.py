@@ -1,10 +1,13 @@
 """The video codec: media in, one container chunk per group of frames out, and back.
 
-Encoding fits latent grids and a synthesis network to each group of frames (:mod:`.fit`); the
-chunk of a group holds everything needed to rebuild it, so groups decode independently and in
-any order. Each group warm-starts from the previous one (network, scales, last latents), which
-saves fitting steps but not bits. Decoding runs the exact synthesis (:mod:`.synthesis`) frame by
-frame: memory is one group's latents plus a few frames.
+Encoding fits latent grids and a synthesis network to each group of frames (:mod:`.fit`). Each
+group warm-starts from the previous one (network, scales, last latents), and by default its first
+plane of every level is coded as the difference from the previous group's last plane (metadata
+``chained``): a still scene then pays for its first picture once per file, not once per group.
+Decoding a chained group needs the previous group's latents, which cost only entropy decoding
+(no synthesis), so seeking stays cheap; ``EncodeOptions(independent_groups=True)`` writes groups
+that decode on their own. Decoding runs the exact synthesis (:mod:`.synthesis`) frame by frame:
+memory is one group's latents plus a few frames.
 
 A group's chunk is a stream table (:mod:`ncodec.codecs.framing`) of ``2 + levels`` streams:
 
@@ -14,7 +17,9 @@ A group's chunk is a stream table (:mod:`ncodec.codecs.framing`) of ``2 + levels
    :func:`ncodec.entropy.encode_weights` stream;
 3. one stream per level, finest first, of its symbols (see :mod:`.prior`); a level of temporal
    stride ``s`` (metadata ``strides``, finest level first; absent in files written before strides
-   existed, meaning 1 everywhere) holds ``ceil((frames - 1) / s) + 1`` planes.
+   existed, meaning 1 everywhere) holds ``ceil((frames - 1) / s) + 1`` planes; in a chained
+   file (metadata ``chained: true``; absent means false) every group after the first codes its
+   first plane as the difference from the previous group's last plane of the same level.
 
 Policies: frames of any size (odd ones too: latent grids use ceil sizes and the output is
 cropped); the frame rate is stored as an exact fraction; the audio track of an input file is not
@@ -101,6 +106,9 @@ class EncodeOptions:
     progress: bool | None = None  # None: a bar when stderr is a terminal
     seed: int = 0
     strides: tuple[int, ...] | None = None  # temporal stride per level, finest first; None: the default
+    # Groups that decode on their own (each codes its first planes as values): for random access
+    # or parallel decoding, at the price of one first picture per group.
+    independent_groups: bool = False
 
 
 def _device(name: str | None) -> torch.device:
@@ -161,7 +169,8 @@ class VideoCodec:
                 share = (start + len(group)) / t
                 deadline = began + opts.time_limit * share - _finish_reserve(group)
             settings = FitSettings(lam=level.lam, steps=steps, seed=opts.seed + g, deadline=deadline)
-            fitter = GroupFitter(group, shape, settings, device, start=state, strides=strides)
+            fitter = GroupFitter(group, shape, settings, device, start=state, strides=strides,
+                                 chained=not opts.independent_groups)
             bar = tqdm(total=steps, desc=f"group {g + 1}/{len(starts)}", unit="step", leave=False,
                        disable=not show, file=sys.stderr)
 
@@ -174,13 +183,14 @@ class VideoCodec:
                 done = fitter.fit(report)
             bar.close()
             fitted, state = fitter.finish(done)
-            chunks[group_tag(g)] = _pack_group(fitted, len(group), strides)
+            chunks[group_tag(g)] = _pack_group(fitted, len(group), strides, fitter.first_is_delta)
             estimated += fitted.estimated_bits
             steps_done.append(done)
         metadata: dict[str, Any] = {
             "width": w, "height": h, "frames": t, "fps": f"{video.fps.numerator}/{video.fps.denominator}",
             "group_frames": opts.group_frames, "levels": shape.levels, "hidden": shape.hidden,
-            "refine": shape.refine, "strides": list(strides), "quality": quality, "steps": steps, "steps_done": steps_done,
+            "refine": shape.refine, "strides": list(strides), "chained": not opts.independent_groups,
+            "quality": quality, "steps": steps, "steps_done": steps_done,
             "source_format": video.source_format,
         }
         return Payload(chunks=chunks, metadata=metadata, estimated_bits=estimated)
@@ -227,6 +237,10 @@ class VideoCodec:
         except ValueError as exc:
             raise FormatError(f"video metadata 'strides': {exc}") from None
         out["strides"] = tuple(strides)
+        chained = meta.get("chained", False)  # files written before chaining: independent groups
+        if not isinstance(chained, bool):
+            raise FormatError("video metadata 'chained' must be true or false")
+        out["chained"] = chained
         return out
 
     def decode_frames(self, chunks: dict[str, bytes], meta: dict[str, Any]) -> Iterator[np.ndarray]:
@@ -239,13 +253,16 @@ class VideoCodec:
             raise FormatError(f"video file has chunks beyond its {groups} groups: {', '.join(sorted(extra))}")
         net = Synthesis(shape).double()
         shapes = level_shapes(h, w, shape.levels)
+        reference: list[np.ndarray] | None = None
         with torch.inference_mode():
             for g in range(groups):
                 data = chunks.get(group_tag(g))
                 if data is None:
                     raise FormatError(f"video file lacks chunk {group_tag(g)}")
                 count = min(gf, t - g * gf)
-                planes = _unpack_group(data, count, shapes, shape, net, meta["strides"])
+                planes, last = _unpack_group(data, count, shapes, shape, net, meta["strides"], reference)
+                if meta["chained"]:
+                    reference = last
                 for i in range(0, count, DECODE_BATCH):
                     x = to_full_resolution([p[i:i + DECODE_BATCH] for p in planes], h, w)
                     out = net.decode_forward(x)
@@ -262,19 +279,22 @@ def _finish_reserve(group: np.ndarray) -> float:
 _HEADER = struct.Struct("<HB")
 
 
-def _pack_group(fitted: FittedGroup, count: int, strides: tuple[int, ...]) -> bytes:
+def _pack_group(fitted: FittedGroup, count: int, strides: tuple[int, ...], first_is_delta: bool) -> bytes:
     exps = bytes(e for pair in fitted.exponents for e in pair)
     header = _HEADER.pack(count, len(fitted.exponents)) + exps + fitted.table.astype(np.uint8).tobytes()
     from ncodec.entropy import encode_weights
 
     weights = encode_weights(np.concatenate([q.reshape(-1) for q in fitted.weights]).astype(np.int32))
-    return pack_streams([header, weights, *prior.encode_levels(fitted.symbols, fitted.table, strides)])
+    return pack_streams([header, weights, *prior.encode_levels(fitted.symbols, fitted.table, strides, first_is_delta)])
 
 
 def _unpack_group(data: bytes, count: int, shapes: list[tuple[int, int]], shape: SynthesisShape,
-                  net: Synthesis, strides: tuple[int, ...]) -> list[torch.Tensor]:
+                  net: Synthesis, strides: tuple[int, ...],
+                  reference: list[np.ndarray] | None) -> tuple[list[torch.Tensor], list[np.ndarray]]:
     """Decode one group: load its parameters into ``net``; return its latent planes at every
-    frame (float64; exact: integers, or dyadic interpolations of integers)."""
+    frame (float64; exact: integers, or dyadic interpolations of integers) and each level's last
+    integer plane (the next chained group's reference). With a ``reference`` (the previous
+    group's last planes), the first planes are differences from it."""
     levels = len(shapes)
     streams = unpack_streams(data, 2 + levels, "video group")
     header = streams[0]
@@ -300,14 +320,16 @@ def _unpack_group(data: bytes, count: int, shapes: list[tuple[int, int]], shape:
         q.append(torch.from_numpy(flat[pos:pos + n].reshape(dims).copy()))
         pos += n
     load_quantized(net, q, exponents)
-    symbols = prior.decode_levels(streams[2:], table, count, shapes, strides)
-    planes = []
-    for s, stride in zip(symbols, strides, strict=True):
-        y = prior.latents_of(s)
+    symbols = prior.decode_levels(streams[2:], table, count, shapes, strides, reference is not None)
+    planes, last = [], []
+    refs: list[np.ndarray | None] = list(reference) if reference is not None else [None] * levels
+    for s, stride, ref in zip(symbols, strides, refs, strict=True):
+        y = prior.latents_of(s, ref)
         if np.abs(y).max(initial=0) > MAX_LATENT:
             raise FormatError("video group has a latent outside the allowed range")
         planes.append(in_time(torch.from_numpy(y).double(), stride, count))
-    return planes
+        last.append(y[-1])
+    return planes, last
 
 
 def _check_video(media: Any) -> VideoData:

@@ -68,11 +68,12 @@ class FitSettings:
 
 @dataclass
 class FitState:
-    """What the next group starts from: the network and the last frame's latents."""
+    """What the next group starts from: the network, the scales, and each level's last plane
+    (integer-valued: the plane a chained group's first one is coded against)."""
 
     net_state: dict[str, Tensor]
     log_scales: Tensor
-    last_latents: list[Tensor]
+    last_keys: list[Tensor]
 
 
 @dataclass
@@ -98,7 +99,9 @@ class GroupFitter:
 
     def __init__(self, frames: np.ndarray, shape: SynthesisShape, settings: FitSettings,
                  device: torch.device, start: FitState | None = None,
-                 strides: tuple[int, ...] | None = None) -> None:
+                 strides: tuple[int, ...] | None = None, chained: bool = False) -> None:
+        """``start``: warm-start from the previous group; with ``chained`` too, the first plane of
+        every level is coded as its difference from the previous group's last plane."""
         self.t, self.h, self.w = (int(s) for s in frames.shape[:3])
         self.shape = shape
         self.strides = tuple(strides) if strides is not None else (1,) * shape.levels
@@ -114,11 +117,15 @@ class GroupFitter:
         self.net = Synthesis(shape).to(device)
         self.log_scales = torch.zeros(shape.levels, prior.BUCKETS, device=device)
         self.deltas = [torch.zeros(n, h, w, device=device) for n, (h, w) in zip(self.keys, self.shapes, strict=True)]
+        self.reference: list[Tensor] | None = None
         if start is not None:
             self.net.load_state_dict(start.net_state)
             self.log_scales = start.log_scales.clone().to(device)
-            for d, last in zip(self.deltas, start.last_latents, strict=True):
+            for d, last in zip(self.deltas, start.last_keys, strict=True):
                 d[0] = last.to(device)
+            if chained:
+                self.reference = [last.to(device) for last in start.last_keys]
+        self.first_is_delta = self.reference is not None
         self.log_scales.requires_grad_(True)
         for d in self.deltas:
             d.requires_grad_(True)
@@ -137,7 +144,8 @@ class GroupFitter:
 
     def _latents(self, hard: bool) -> tuple[list[Tensor], list[Tensor]]:
         """(latent planes per level, coded symbols per level) under noise or rounding."""
-        planes, symbols = [], []
+        planes: list[Tensor] = []
+        symbols: list[Tensor] = []
         for d in self.deltas:
             if hard:
                 # The synthesis sees the rounded latents (straight-through); the rate keeps seeing
@@ -152,6 +160,8 @@ class GroupFitter:
                 y = torch.cumsum(d, dim=0)
                 y = y + (torch.rand(y.shape, generator=self.gen).to(self.device) - 0.5)
                 s = d + (torch.rand(d.shape, generator=self.gen).to(self.device) - 0.5)
+            if self.reference is not None:
+                s[0] -= self.reference[len(symbols)]
             planes.append(y)
             symbols.append(s)
         return planes, symbols
@@ -171,7 +181,7 @@ class GroupFitter:
         total = torch.zeros((), device=self.device)
         for k, s in enumerate(symbols):
             coarser = prior.coarser_of(symbols, k, self.keys[k], self.strides)
-            ctx = prior.torch_buckets(coarser, self.keys[k], self.shapes[k], self.device)
+            ctx = prior.torch_buckets(coarser, self.keys[k], self.shapes[k], self.device, self.first_is_delta)
             scale = prior.table_lookup(torch.exp(self.log_scales[k]), ctx)
             total = total + prior.gaussian_bits(s, scale).sum()
         return total
@@ -237,20 +247,25 @@ class GroupFitter:
 
     # ---------------------------------------------------------------------------------------------
 
+    def coded_latents(self) -> list[np.ndarray]:
+        """The integer key planes the fit ended on (deltas rounded), kept within range."""
+        return [torch.cumsum(torch.round(d.detach()), dim=0).clamp(-MAX_LATENT, MAX_LATENT).cpu().numpy()
+                .astype(np.int64) for d in self.deltas]
+
     def coded_symbols(self) -> list[np.ndarray]:
-        """The integer symbols the fit ended on (deltas rounded), latents kept within range."""
-        out = []
-        for d in self.deltas:
-            y = torch.cumsum(torch.round(d.detach()), dim=0).clamp(-MAX_LATENT, MAX_LATENT)
-            out.append(prior.symbols_of(y.cpu().numpy().astype(np.int64)))
-        return out
+        """What is coded: :meth:`coded_latents` as temporal differences (from the reference plane
+        for a chained group's first)."""
+        latents = self.coded_latents()
+        if self.reference is None:
+            return [prior.symbols_of(y) for y in latents]
+        return [prior.symbols_of(y, r.cpu().numpy()) for y, r in zip(latents, self.reference, strict=True)]
 
     def finish(self, steps_done: int) -> tuple[FittedGroup, FitState]:
         """Quantize everything and pick the network's steps on the real objective."""
+        latents = self.coded_latents()
         symbols = self.coded_symbols()
-        table, latent_bits = prior.choose_tables(symbols, self.strides)
-        planes = [in_time(torch.from_numpy(prior.latents_of(s)).double(), st, self.t)
-                  for s, st in zip(symbols, self.strides, strict=True)]
+        table, latent_bits = prior.choose_tables(symbols, self.strides, self.first_is_delta)
+        planes = [in_time(torch.from_numpy(y).double(), st, self.t) for y, st in zip(latents, self.strides, strict=True)]
         probe = np.unique(np.linspace(0, self.t - 1, min(self.t, 2)).round().astype(int))
         x = to_full_resolution([p[probe] for p in planes], self.h, self.w)
         target = self.target[torch.from_numpy(probe).to(self.device)].cpu().double() / 255.0
@@ -258,7 +273,7 @@ class GroupFitter:
         fitted = FittedGroup(symbols=symbols, weights=weights, exponents=exponents, table=table,
                              estimated_bits=latent_bits + weight_bits, steps_done=steps_done,
                              stopped_early=steps_done < self.settings.steps)
-        last = [p[-1].float() for p in planes]
+        last = [torch.from_numpy(y[-1]).float() for y in latents]
         state = FitState({k: v.detach().clone() for k, v in self.net.state_dict().items()},
                          self.log_scales.detach().clone(), last)
         return fitted, state

@@ -5,7 +5,9 @@ its values): static content then costs almost nothing, which is where a video's 
 The symbol at (level k, frame t, row i, column j) is coded under one of :data:`BUCKETS` Gaussian
 scale-table entries, chosen per level by a context:
 
-* whether ``t`` is the group's first frame (values) or a later one (differences), and
+* whether ``t`` is the group's first frame coded as values (the first group, or any group of a
+  file whose groups are independent) or a difference (a later frame, or the first frame of a
+  chained group, coded as the difference from the previous group's last plane), and
 * the magnitude (0, 1, 2 or more) of the co-located symbol one level coarser, same frame
   (``(i // 2, j // 2)``; for a coarser level of longer temporal stride, its last plane at or
   before the frame): where the coarse picture changes, the fine one usually does too.
@@ -37,11 +39,14 @@ MIN_SCALE = 0.11  # the smallest scale in the coder's table
 _LN2 = math.log(2.0)
 
 
-def buckets_from_coarser(coarser: np.ndarray | Tensor | None, frames: int, shape: tuple[int, int]) -> np.ndarray:
-    """Context ids ``(frames, h, w)`` for one level from the coarser level's integer symbols."""
+def buckets_from_coarser(coarser: np.ndarray | Tensor | None, frames: int, shape: tuple[int, int],
+                         first_is_delta: bool = False) -> np.ndarray:
+    """Context ids ``(frames, h, w)`` for one level from the coarser level's integer symbols;
+    ``first_is_delta``: the first plane is a difference too (a chained group)."""
     h, w = shape
-    first = np.zeros((frames, 1, 1), dtype=np.int64)
-    first[1:] = 3
+    first = np.full((frames, 1, 1), 3, dtype=np.int64)
+    if not first_is_delta:
+        first[0] = 0
     if coarser is None:
         return np.broadcast_to(first, (frames, h, w)).astype(np.int64)
     c = np.minimum(np.abs(np.asarray(coarser, dtype=np.int64)), 2)
@@ -49,17 +54,23 @@ def buckets_from_coarser(coarser: np.ndarray | Tensor | None, frames: int, shape
     return c + first
 
 
-def symbols_of(latents: np.ndarray) -> np.ndarray:
-    """Temporal deltas of integer planes ``(T, h, w)``: what is coded."""
+def symbols_of(latents: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Temporal deltas of integer planes ``(T, h, w)``: what is coded. With a ``reference``
+    plane (the previous group's last one), the first plane is coded as the difference from it."""
     q = np.asarray(latents, dtype=np.int64)
     out = q.copy()
     out[1:] -= q[:-1]
+    if reference is not None:
+        out[0] -= np.asarray(reference, dtype=np.int64)
     return out
 
 
-def latents_of(symbols: np.ndarray) -> np.ndarray:
+def latents_of(symbols: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
     """Inverse of :func:`symbols_of`."""
-    return np.cumsum(np.asarray(symbols, dtype=np.int64), axis=0)
+    s = np.array(symbols, dtype=np.int64)
+    if reference is not None and len(s):
+        s[0] += np.asarray(reference, dtype=np.int64)
+    return np.cumsum(s, axis=0)
 
 
 def _strides(strides: tuple[int, ...] | None, levels: int) -> tuple[int, ...]:
@@ -80,14 +91,15 @@ def coarser_of(symbols: list[Any], k: int, keys: int, strides: tuple[int, ...] |
     return coarser[torch.from_numpy(index).to(coarser.device)] if isinstance(coarser, Tensor) else coarser[index]
 
 
-def choose_tables(symbols: list[np.ndarray], strides: tuple[int, ...] | None = None) -> tuple[np.ndarray, float]:
+def choose_tables(symbols: list[np.ndarray], strides: tuple[int, ...] | None = None,
+                  first_is_delta: bool = False) -> tuple[np.ndarray, float]:
     """Best scale index per (level, context) for these symbols, and the ideal bits they cost."""
     levels = len(symbols)
     table = np.zeros((levels, BUCKETS), dtype=np.uint8)
     total = 0.0
     for k in range(levels):
         coarser = coarser_of(list(symbols), k, symbols[k].shape[0], strides)
-        ctx = buckets_from_coarser(coarser, symbols[k].shape[0], symbols[k].shape[1:])
+        ctx = buckets_from_coarser(coarser, symbols[k].shape[0], symbols[k].shape[1:], first_is_delta)
         for b in range(BUCKETS):
             values = symbols[k][ctx == b]
             if values.size:
@@ -98,25 +110,26 @@ def choose_tables(symbols: list[np.ndarray], strides: tuple[int, ...] | None = N
 
 
 def encode_levels(symbols: list[np.ndarray], table: np.ndarray,
-                  strides: tuple[int, ...] | None = None) -> list[bytes]:
+                  strides: tuple[int, ...] | None = None, first_is_delta: bool = False) -> list[bytes]:
     """One entropy-coded stream per level."""
     streams = []
     for k in range(len(symbols)):
         coarser = coarser_of(list(symbols), k, symbols[k].shape[0], strides)
-        ctx = buckets_from_coarser(coarser, symbols[k].shape[0], symbols[k].shape[1:])
+        ctx = buckets_from_coarser(coarser, symbols[k].shape[0], symbols[k].shape[1:], first_is_delta)
         streams.append(gaussian.encode_gaussian(symbols[k].astype(np.int32), table[k][ctx].astype(np.int32)))
     return streams
 
 
 def decode_levels(streams: list[bytes], table: np.ndarray, frames: int,
-                  shapes: list[tuple[int, int]], strides: tuple[int, ...] | None = None) -> list[np.ndarray]:
+                  shapes: list[tuple[int, int]], strides: tuple[int, ...] | None = None,
+                  first_is_delta: bool = False) -> list[np.ndarray]:
     """Inverse of :func:`encode_levels`: the symbols of every level, coarsest decoded first;
     ``frames`` is the group's frame count (a level of stride ``s`` holds ``key_count`` planes)."""
     st = _strides(strides, len(shapes))
     out: list[Any] = [None] * len(shapes)
     for k in range(len(shapes) - 1, -1, -1):
         keys = key_count(frames, st[k])
-        ctx = buckets_from_coarser(coarser_of(out, k, keys, st), keys, shapes[k])
+        ctx = buckets_from_coarser(coarser_of(out, k, keys, st), keys, shapes[k], first_is_delta)
         out[k] = gaussian.decode_gaussian(streams[k], table[k][ctx].astype(np.int32))
     return [np.asarray(o) for o in out]
 
@@ -125,11 +138,13 @@ def decode_levels(streams: list[bytes], table: np.ndarray, frames: int,
 # the differentiable rate used while fitting
 
 
-def torch_buckets(coarser: Tensor | None, frames: int, shape: tuple[int, int], device: torch.device) -> Tensor:
+def torch_buckets(coarser: Tensor | None, frames: int, shape: tuple[int, int], device: torch.device,
+                  first_is_delta: bool = False) -> Tensor:
     """:func:`buckets_from_coarser` on (detached, integer-valued) torch symbols."""
     h, w = shape
-    first = torch.zeros(frames, 1, 1, dtype=torch.long, device=device)
-    first[1:] = 3
+    first = torch.full((frames, 1, 1), 3, dtype=torch.long, device=device)
+    if not first_is_delta:
+        first[0] = 0
     if coarser is None:
         return first.expand(frames, h, w)
     c = coarser.detach().abs().round().clamp(max=2).long()
