@@ -19,7 +19,7 @@ from ncodec import api
 from ncodec.cli.main import main as cli
 from ncodec.codecs.base import Payload
 from ncodec.codecs.framing import unpack_streams
-from ncodec.codecs.video import prior
+from ncodec.codecs.video import motion, prior
 from ncodec.codecs.video.codec import QUALITIES, EncodeOptions, VideoCodec
 from ncodec.codecs.video.fit import FitSettings, GroupFitter
 from ncodec.codecs.video.grids import (
@@ -34,7 +34,8 @@ from ncodec.codecs.video.grids import (
 from ncodec.codecs.video.synthesis import Synthesis, SynthesisShape, load_quantized, quantize_parameters
 from ncodec.container.format import read_container
 from ncodec.errors import FormatError, InputError, UsageError
-from ncodec.media.samples import sample_clip
+from ncodec.media.image import read_image
+from ncodec.media.samples import sample_clip, sample_photo_path
 from ncodec.media.video import VideoData, read_video, write_video
 
 MODEL = "video-latent-grid"
@@ -276,7 +277,8 @@ def test_chained_groups_code_a_still_scene_once_and_decode_exactly() -> None:
     assert chained.metadata["chained"] is True and independent.metadata["chained"] is False
 
     def latent_bytes(payload: Payload, group: str) -> int:
-        return sum(len(s) for s in unpack_streams(payload.chunks[group], 2 + payload.metadata["levels"], "group")[2:])
+        head = 2 + int(payload.metadata["motion"])  # header, weights, the motion steps
+        return sum(len(s) for s in unpack_streams(payload.chunks[group], head + payload.metadata["levels"], "group")[head:])
 
     # the second group's first picture is a difference from the first group's last: nearly free
     # (measured: 164 latent bytes chained, 648 independent)
@@ -298,6 +300,72 @@ def test_chained_groups_code_a_still_scene_once_and_decode_exactly() -> None:
     for bad in ("yes", 1, None):
         with pytest.raises(FormatError):
             VideoCodec().decode(Payload(chained.chunks, {**chained.metadata, "chained": bad}))
+
+
+def _pan(frames: int, width: int, height: int, step: int = 2) -> np.ndarray:
+    """A pure pan: windows of the sample photo sliding ``step`` pixels to the right per frame."""
+    src = read_image(sample_photo_path()).pixels
+    return np.stack([src[100:100 + height, 150 + step * t:150 + width + step * t] for t in range(frames)])
+
+
+def test_global_motion_is_estimated_in_quarter_pixels_and_still_frames_stay_still() -> None:
+    pan = _pan(6, 80, 48)
+    assert motion.estimate(pan).tolist() == [[0, 0]] + [[0, 8]] * 5  # new(r, c) = old(r, c + 2)
+    assert motion.estimate(pan[1:], previous=pan[0]).tolist() == [[0, 8]] * 5
+    still = np.repeat(pan[:1], 4, axis=0)
+    assert not motion.estimate(still).any()
+    steps = np.array([[0, 0], [1, -8], [1, -8], [-256, 256]])
+    assert np.array_equal(motion.decode_steps(motion.encode_steps(steps), 4), steps)
+    with pytest.raises(FormatError):
+        motion.decode_steps(motion.encode_steps(np.array([[0, 0], [0, 257]])), 2)
+
+
+def test_frame_windows_of_the_world_are_exact_and_match_the_fitters_operators() -> None:
+    rng = np.random.default_rng(3)
+    height, width, levels = 21, 30, 4
+    absolute = np.array([[0, 0], [3, -5], [-6, 9], [7, 2]])  # quarter pixels
+    world = motion.World.of(absolute, height, width)
+    assert world.origin == (-2, -2) and world.positions.min() >= 0 and (world.positions.min(axis=0) < 4).all()
+    assert (world.height, world.width) == (height + 4, width + 5)
+    shapes = level_shapes(world.height, world.width, levels)
+    planes = [torch.from_numpy(rng.integers(-300, 301, (4, h, w))).double() for h, w in shapes]
+    exact = motion.synthesis_input(planes, world, [0, 1, 2, 3], height, width)
+    assert exact.shape == (4, levels, height, width)
+    for k, (h, w) in enumerate(shapes):
+        rows = motion.view_matrices(k, h, world.height, world.positions[:, 0], height)
+        cols = motion.view_matrices(k, w, world.width, world.positions[:, 1], width)
+        assert torch.equal(rows @ planes[k] @ cols.transpose(1, 2), exact[:, k])  # exact arithmetic both ways
+    # a frame at a whole-pixel position reads the world's samples themselves
+    assert torch.equal(exact[0, 0], planes[0][0, 2:2 + height, 2:2 + width])
+    # the previous group's planes move with the world's origin, whole latents per level
+    prev = [np.arange(12).reshape(3, 4), np.arange(6).reshape(2, 3)]
+    moved = motion.align(prev, (1, -1), [(3, 4), (2, 3)])
+    assert moved[0].tolist() == [[4, 4, 5, 6], [8, 8, 9, 10], [8, 8, 9, 10]]
+    assert moved[1].tolist() == [[0, 0, 1], [3, 3, 4]]
+
+
+def test_a_panning_clip_is_coded_better_with_global_motion_and_decodes_exactly() -> None:
+    pan = _pan(8, 96, 64)
+    video = VideoData(pan, Fraction(25))
+    moving = _codec_encode(video, 5, steps_scale=0.3)
+    still = _codec_encode(video, 5, steps_scale=0.3, global_motion=False)
+    assert moving.metadata["motion"] is True and still.metadata["motion"] is False
+
+    def loss(payload: Payload) -> float:
+        out = VideoCodec().decode(payload).frames
+        mse = float(np.mean((out.astype(np.float64) / 255 - pan.astype(np.float64) / 255) ** 2))
+        bpp = 8 * sum(len(c) for c in payload.chunks.values()) / pan[..., 0].size
+        return mse + QUALITIES[5].lam * bpp
+
+    # measured: 36.13 dB at 483 bytes with motion, 34.06 dB at 463 without (loss 0.00103 / 0.00115)
+    assert loss(moving) < loss(still)
+    # files written before global motion have no field and no motion stream
+    legacy = dict(still.metadata)
+    del legacy["motion"]
+    assert np.array_equal(VideoCodec().decode(Payload(still.chunks, legacy)).frames, VideoCodec().decode(still).frames)
+    for bad in ("yes", 0):
+        with pytest.raises(FormatError):
+            VideoCodec().decode(Payload(moving.chunks, {**moving.metadata, "motion": bad}))
 
 
 def test_strides_must_be_powers_of_two_not_finer_than_the_level_below() -> None:

@@ -48,9 +48,9 @@ from ncodec.errors import FormatError, InputError, UsageError
 from ncodec.heap import retained_heap
 from ncodec.media.video import MAX_FRAME_PIXELS, MAX_FRAMES, VideoData
 
-from . import prior
+from . import motion, prior
 from .fit import FitSettings, FitState, FittedGroup, GroupFitter
-from .grids import check_strides, default_levels, default_strides, in_time, level_shapes, to_full_resolution
+from .grids import check_strides, default_levels, default_strides, in_time, level_shapes
 from .synthesis import (
     EXPONENTS,
     MAX_LATENT,
@@ -109,6 +109,7 @@ class EncodeOptions:
     # Groups that decode on their own (each codes its first planes as values): for random access
     # or parallel decoding, at the price of one first picture per group.
     independent_groups: bool = False
+    global_motion: bool = True  # follow camera pans with one translation per frame (docs/VIDEO.md)
 
 
 def _device(name: str | None) -> torch.device:
@@ -162,15 +163,26 @@ class VideoCodec:
         state: FitState | None = None
         steps_done: list[int] = []
         show = sys.stderr.isatty() if opts.progress is None else opts.progress
+        position = np.zeros(2, dtype=np.int64)  # the last frame's, clip coordinates, quarter pixels
+        origin: tuple[int, int] | None = None  # the previous group's world origin
         for g, start in enumerate(starts):
             group = frames[start:start + opts.group_frames]
+            world, steps_moved = _world_of(group, frames[start - 1] if start else None, position, h, w,
+                                           opts.global_motion)
+            position = position + steps_moved.sum(axis=0)
+            if state is not None and origin is not None:  # the previous group's last planes, on this group's grids
+                shift = (world.origin[0] - origin[0], world.origin[1] - origin[1])
+                keys = motion.align([k.numpy() for k in state.last_keys], shift,
+                                    level_shapes(world.height, world.width, shape.levels))
+                state = FitState(state.net_state, state.log_scales, [torch.from_numpy(k) for k in keys])
+            origin = world.origin
             deadline = None
             if opts.time_limit is not None:
                 share = (start + len(group)) / t
                 deadline = began + opts.time_limit * share - _finish_reserve(group)
             settings = FitSettings(lam=level.lam, steps=steps, seed=opts.seed + g, deadline=deadline)
             fitter = GroupFitter(group, shape, settings, device, start=state, strides=strides,
-                                 chained=not opts.independent_groups)
+                                 chained=not opts.independent_groups, world=world)
             bar = tqdm(total=steps, desc=f"group {g + 1}/{len(starts)}", unit="step", leave=False,
                        disable=not show, file=sys.stderr)
 
@@ -183,13 +195,15 @@ class VideoCodec:
                 done = fitter.fit(report)
             bar.close()
             fitted, state = fitter.finish(done)
-            chunks[group_tag(g)] = _pack_group(fitted, len(group), strides, fitter.first_is_delta)
+            chunks[group_tag(g)] = _pack_group(fitted, len(group), strides, fitter.first_is_delta,
+                                               motion.encode_steps(steps_moved) if opts.global_motion else None)
             estimated += fitted.estimated_bits
             steps_done.append(done)
         metadata: dict[str, Any] = {
             "width": w, "height": h, "frames": t, "fps": f"{video.fps.numerator}/{video.fps.denominator}",
             "group_frames": opts.group_frames, "levels": shape.levels, "hidden": shape.hidden,
             "refine": shape.refine, "strides": list(strides), "chained": not opts.independent_groups,
+            "motion": opts.global_motion,
             "quality": quality, "steps": steps, "steps_done": steps_done,
             "source_format": video.source_format,
         }
@@ -241,6 +255,10 @@ class VideoCodec:
         if not isinstance(chained, bool):
             raise FormatError("video metadata 'chained' must be true or false")
         out["chained"] = chained
+        moving = meta.get("motion", False)  # files written before global motion: none
+        if not isinstance(moving, bool):
+            raise FormatError("video metadata 'motion' must be true or false")
+        out["motion"] = moving
         return out
 
     def decode_frames(self, chunks: dict[str, bytes], meta: dict[str, Any]) -> Iterator[np.ndarray]:
@@ -252,19 +270,34 @@ class VideoCodec:
         if extra:
             raise FormatError(f"video file has chunks beyond its {groups} groups: {', '.join(sorted(extra))}")
         net = Synthesis(shape).double()
-        shapes = level_shapes(h, w, shape.levels)
         reference: list[np.ndarray] | None = None
+        position = np.zeros(2, dtype=np.int64)
+        origin = (0, 0)
         with torch.inference_mode():
             for g in range(groups):
                 data = chunks.get(group_tag(g))
                 if data is None:
                     raise FormatError(f"video file lacks chunk {group_tag(g)}")
                 count = min(gf, t - g * gf)
-                planes, last = _unpack_group(data, count, shapes, shape, net, meta["strides"], reference)
+                streams = unpack_streams(data, 2 + shape.levels + int(meta["motion"]), "video group")
+                world = motion.World.still(count, h, w)
+                if meta["motion"]:
+                    steps = motion.decode_steps(streams.pop(2), count)
+                    world = motion.World.of(position + np.cumsum(steps, axis=0), h, w)
+                    if not world.fits(h, w):
+                        raise FormatError("video group's motion spans more than twice the frame")
+                    position = position + steps.sum(axis=0)
+                shapes = level_shapes(world.height, world.width, shape.levels)
+                if reference is not None:
+                    reference = motion.align(reference, (world.origin[0] - origin[0], world.origin[1] - origin[1]),
+                                             shapes)
+                origin = world.origin
+                planes, last = _unpack_group(streams, count, shapes, shape, net, meta["strides"], reference)
                 if meta["chained"]:
                     reference = last
                 for i in range(0, count, DECODE_BATCH):
-                    x = to_full_resolution([p[i:i + DECODE_BATCH] for p in planes], h, w)
+                    batch = list(range(i, min(count, i + DECODE_BATCH)))
+                    x = motion.synthesis_input([p[batch[0]:batch[-1] + 1] for p in planes], world, batch, h, w)
                     out = net.decode_forward(x)
                     pixels = torch.clamp(torch.round(out * 255.0), 0, 255).to(torch.uint8)
                     yield pixels.permute(0, 2, 3, 1).contiguous().numpy()
@@ -279,16 +312,30 @@ def _finish_reserve(group: np.ndarray) -> float:
 _HEADER = struct.Struct("<HB")
 
 
-def _pack_group(fitted: FittedGroup, count: int, strides: tuple[int, ...], first_is_delta: bool) -> bytes:
+def _world_of(group: np.ndarray, before: np.ndarray | None, position: np.ndarray, height: int, width: int,
+              enabled: bool) -> tuple[motion.World, np.ndarray]:
+    """The group's world and its per-frame motion steps (zeros when motion is off or would
+    make the world too large); ``position``: the previous frame's, clip coordinates."""
+    steps = motion.estimate(group, before) if enabled else np.zeros((len(group), 2), dtype=np.int64)
+    world = motion.World.of(position + np.cumsum(steps, axis=0), height, width)
+    if not world.fits(height, width):
+        steps = np.zeros_like(steps)
+        world = motion.World.of(np.repeat(position[None], len(group), axis=0), height, width)
+    return world, steps
+
+
+def _pack_group(fitted: FittedGroup, count: int, strides: tuple[int, ...], first_is_delta: bool,
+                motion_stream: bytes | None) -> bytes:
     exps = bytes(e for pair in fitted.exponents for e in pair)
     header = _HEADER.pack(count, len(fitted.exponents)) + exps + fitted.table.astype(np.uint8).tobytes()
     from ncodec.entropy import encode_weights
 
     weights = encode_weights(np.concatenate([q.reshape(-1) for q in fitted.weights]).astype(np.int32))
-    return pack_streams([header, weights, *prior.encode_levels(fitted.symbols, fitted.table, strides, first_is_delta)])
+    levels = prior.encode_levels(fitted.symbols, fitted.table, strides, first_is_delta)
+    return pack_streams([header, weights, *([motion_stream] if motion_stream is not None else []), *levels])
 
 
-def _unpack_group(data: bytes, count: int, shapes: list[tuple[int, int]], shape: SynthesisShape,
+def _unpack_group(streams: list[bytes], count: int, shapes: list[tuple[int, int]], shape: SynthesisShape,
                   net: Synthesis, strides: tuple[int, ...],
                   reference: list[np.ndarray] | None) -> tuple[list[torch.Tensor], list[np.ndarray]]:
     """Decode one group: load its parameters into ``net``; return its latent planes at every
@@ -296,7 +343,6 @@ def _unpack_group(data: bytes, count: int, shapes: list[tuple[int, int]], shape:
     integer plane (the next chained group's reference). With a ``reference`` (the previous
     group's last planes), the first planes are differences from it."""
     levels = len(shapes)
-    streams = unpack_streams(data, 2 + levels, "video group")
     header = streams[0]
     layers = len(net.layers())
     if len(header) != _HEADER.size + 2 * layers + levels * prior.BUCKETS:

@@ -35,9 +35,9 @@ from .grids import (
     in_time,
     key_count,
     level_shapes,
-    to_full_resolution,
     to_full_resolution_mm,
 )
+from .motion import World, synthesis_input, view_matrices
 from .synthesis import EXPONENTS, MAX_LATENT, Synthesis, SynthesisShape, load_quantized, quantize_parameters
 
 Progress = Callable[[int, int, float, float], None]  # step, steps, PSNR (dB), estimated bpp
@@ -99,9 +99,12 @@ class GroupFitter:
 
     def __init__(self, frames: np.ndarray, shape: SynthesisShape, settings: FitSettings,
                  device: torch.device, start: FitState | None = None,
-                 strides: tuple[int, ...] | None = None, chained: bool = False) -> None:
-        """``start``: warm-start from the previous group; with ``chained`` too, the first plane of
-        every level is coded as its difference from the previous group's last plane."""
+                 strides: tuple[int, ...] | None = None, chained: bool = False,
+                 world: World | None = None) -> None:
+        """``start``: warm-start from the previous group (its last planes already on this group's
+        grids); with ``chained`` too, the first plane of every level is coded as its difference
+        from the previous group's last plane. ``world``: where each frame sits on the latent
+        grids (global motion); None: every frame on the frame's own grid."""
         self.t, self.h, self.w = (int(s) for s in frames.shape[:3])
         self.shape = shape
         self.strides = tuple(strides) if strides is not None else (1,) * shape.levels
@@ -111,7 +114,15 @@ class GroupFitter:
         self.device = device
         self.frames = torch.from_numpy(np.ascontiguousarray(frames)).to(device)  # (T, H, W, 3) uint8
         self.target = self.frames.permute(0, 3, 1, 2)
-        self.shapes = level_shapes(self.h, self.w, shape.levels)
+        self.world = world if world is not None else World.still(self.t, self.h, self.w)
+        self.shapes = level_shapes(self.world.height, self.world.width, shape.levels)
+        # With motion, each level reaches each frame through its own pair of 1-D operators.
+        self.view_ops: list[tuple[Tensor, Tensor]] | None = None
+        if not self.world.is_still():
+            pos = self.world.positions
+            self.view_ops = [(view_matrices(k, hk, self.world.height, pos[:, 0], self.h).float().to(device),
+                              view_matrices(k, wk, self.world.width, pos[:, 1], self.w).float().to(device))
+                             for k, (hk, wk) in enumerate(self.shapes)]
         gen = torch.Generator().manual_seed(settings.seed)
         torch.manual_seed(settings.seed)
         self.net = Synthesis(shape).to(device)
@@ -186,6 +197,14 @@ class GroupFitter:
             total = total + prior.gaussian_bits(s, scale).sum()
         return total
 
+    def _input(self, planes: list[Tensor], idx: Tensor) -> Tensor:
+        """Pixel-major synthesis input ``(N, H, W, levels)`` of the frames ``idx``."""
+        at = [in_time(p, st, self.t, at=idx) for p, st in zip(planes, self.strides, strict=True)]
+        if self.view_ops is None:
+            return to_full_resolution_mm(at, self.h, self.w)
+        return torch.stack([rows[idx] @ p @ cols[idx].transpose(1, 2)
+                            for p, (rows, cols) in zip(at, self.view_ops, strict=True)], dim=-1)
+
     def _sample_frames(self) -> Tensor:
         if self.frames_per_step >= self.t:
             return torch.arange(self.t)
@@ -197,8 +216,9 @@ class GroupFitter:
         With a deadline, the first steps are timed and, when the whole schedule would not fit,
         the schedule is shortened to what fits (warm-up, noise phase, rounding phase and cosine
         decay all scaled to the new length): a fit stopped by the clock in the middle of its noise
-        phase would never adapt the network to rounded latents. A last check stops the loop
-        outright should steps slow down later.
+        phase would never adapt the network to rounded latents. The plan is revised at every
+        power-of-two step until rounding begins, and a last check stops the loop outright should
+        steps slow down later.
         """
         s = self.settings
         total = s.steps
@@ -211,12 +231,13 @@ class GroupFitter:
             if s.deadline is not None:
                 if step == 1:
                     timed_from = started  # the first step pays for first-time allocations: not timed
-                elif step == PLAN_AFTER_STEPS:
+                elif step >= PLAN_AFTER_STEPS and step & (step - 1) == 0 and not rounding:
+                    # planned at step 4, then again at 8, 16, 32, ... while the noise phase lasts:
+                    # steps that slow down later (a busy machine) still leave time for rounding
                     per_step = (started - timed_from) / (step - 1)
                     affordable = step + int(0.95 * (s.deadline - started) / max(per_step, 1e-9))
-                    if affordable < total:
-                        total = max(step + 1, affordable)
-                        hard_from = max(step, round(total * s.noise_fraction))
+                    total = max(step + 1, min(s.steps, affordable))
+                    hard_from = max(step, round(total * s.noise_fraction))
                 if step > 0 and started + 2 * step_time > s.deadline:
                     return step
             if not rounding and step >= hard_from:
@@ -229,9 +250,7 @@ class GroupFitter:
                 group["lr"] = base * warm * (0.02 + 0.98 * cosine)
             planes, symbols = self._latents(hard=rounding)
             idx = self._sample_frames().to(self.device)
-            x = to_full_resolution_mm([in_time(p, st, self.t, at=idx) for p, st in zip(planes, self.strides, strict=True)],
-                                      self.h, self.w)
-            out = self.net.forward_pixels(x)
+            out = self.net.forward_pixels(self._input(planes, idx))
             target = self.frames.index_select(0, idx).float() / 255.0
             mse = torch.mean((out - target) ** 2)
             bits = self._rate_bits(symbols)
@@ -267,7 +286,7 @@ class GroupFitter:
         table, latent_bits = prior.choose_tables(symbols, self.strides, self.first_is_delta)
         planes = [in_time(torch.from_numpy(y).double(), st, self.t) for y, st in zip(latents, self.strides, strict=True)]
         probe = np.unique(np.linspace(0, self.t - 1, min(self.t, 2)).round().astype(int))
-        x = to_full_resolution([p[probe] for p in planes], self.h, self.w)
+        x = synthesis_input([p[probe] for p in planes], self.world, probe.tolist(), self.h, self.w)
         target = self.target[torch.from_numpy(probe).to(self.device)].cpu().double() / 255.0
         exponents, weights, weight_bits = self._choose_exponents(x, target)
         fitted = FittedGroup(symbols=symbols, weights=weights, exponents=exponents, table=table,
