@@ -320,7 +320,7 @@ def test_global_motion_is_estimated_in_quarter_pixels_and_still_frames_stay_stil
         motion.decode_steps(motion.encode_steps(np.array([[0, 0], [0, 257]])), 2)
 
 
-def test_frame_windows_of_the_world_are_exact_and_match_the_fitters_operators() -> None:
+def test_frame_windows_of_the_world_are_exact_and_the_fitters_layout_gives_the_same_values() -> None:
     rng = np.random.default_rng(3)
     height, width, levels = 21, 30, 4
     absolute = np.array([[0, 0], [3, -5], [-6, 9], [7, 2]])  # quarter pixels
@@ -331,10 +331,15 @@ def test_frame_windows_of_the_world_are_exact_and_match_the_fitters_operators() 
     planes = [torch.from_numpy(rng.integers(-300, 301, (4, h, w))).double() for h, w in shapes]
     exact = motion.synthesis_input(planes, world, [0, 1, 2, 3], height, width)
     assert exact.shape == (4, levels, height, width)
-    for k, (h, w) in enumerate(shapes):
-        rows = motion.view_matrices(k, h, world.height, world.positions[:, 0], height)
-        cols = motion.view_matrices(k, w, world.width, world.positions[:, 1], width)
-        assert torch.equal(rows @ planes[k] @ cols.transpose(1, 2), exact[:, k])  # exact arithmetic both ways
+    fitting = motion.fitting_input(planes, world, [0, 1, 2, 3], height, width)
+    assert torch.equal(fitting.permute(0, 3, 1, 2), exact)  # exact arithmetic both ways
+    # and each window is the frame's own: the world shifted by its position, whole or fractional
+    full = to_full_resolution(planes, world.height, world.width)
+    ry, fy = divmod(int(world.positions[1][0]), 4)
+    rx, fx = divmod(int(world.positions[1][1]), 4)
+    rows = full[1][:, ry:ry + height] * (1 - fy / 4) + full[1][:, ry + 1:ry + 1 + height] * (fy / 4)
+    expected = rows[:, :, rx:rx + width] * (1 - fx / 4) + rows[:, :, rx + 1:rx + 1 + width] * (fx / 4)
+    assert torch.equal(exact[1], expected)
     # a frame at a whole-pixel position reads the world's samples themselves
     assert torch.equal(exact[0, 0], planes[0][0, 2:2 + height, 2:2 + width])
     # the previous group's planes move with the world's origin, whole latents per level

@@ -35,9 +35,8 @@ from .grids import (
     in_time,
     key_count,
     level_shapes,
-    to_full_resolution_mm,
 )
-from .motion import World, synthesis_input, view_matrices
+from .motion import World, fitting_input, synthesis_input
 from .synthesis import EXPONENTS, MAX_LATENT, Synthesis, SynthesisShape, load_quantized, quantize_parameters
 
 Progress = Callable[[int, int, float, float], None]  # step, steps, PSNR (dB), estimated bpp
@@ -116,13 +115,6 @@ class GroupFitter:
         self.target = self.frames.permute(0, 3, 1, 2)
         self.world = world if world is not None else World.still(self.t, self.h, self.w)
         self.shapes = level_shapes(self.world.height, self.world.width, shape.levels)
-        # With motion, each level reaches each frame through its own pair of 1-D operators.
-        self.view_ops: list[tuple[Tensor, Tensor]] | None = None
-        if not self.world.is_still():
-            pos = self.world.positions
-            self.view_ops = [(view_matrices(k, hk, self.world.height, pos[:, 0], self.h).float().to(device),
-                              view_matrices(k, wk, self.world.width, pos[:, 1], self.w).float().to(device))
-                             for k, (hk, wk) in enumerate(self.shapes)]
         gen = torch.Generator().manual_seed(settings.seed)
         torch.manual_seed(settings.seed)
         self.net = Synthesis(shape).to(device)
@@ -200,10 +192,7 @@ class GroupFitter:
     def _input(self, planes: list[Tensor], idx: Tensor) -> Tensor:
         """Pixel-major synthesis input ``(N, H, W, levels)`` of the frames ``idx``."""
         at = [in_time(p, st, self.t, at=idx) for p, st in zip(planes, self.strides, strict=True)]
-        if self.view_ops is None:
-            return to_full_resolution_mm(at, self.h, self.w)
-        return torch.stack([rows[idx] @ p @ cols[idx].transpose(1, 2)
-                            for p, (rows, cols) in zip(at, self.view_ops, strict=True)], dim=-1)
+        return fitting_input(at, self.world, idx.tolist(), self.h, self.w)
 
     def _sample_frames(self) -> Tensor:
         if self.frames_per_step >= self.t:

@@ -31,7 +31,7 @@ from torch import Tensor
 from ncodec.entropy import decode_weights, encode_weights
 from ncodec.errors import FormatError
 
-from .grids import to_full_resolution, upsampling_matrix
+from .grids import to_full_resolution, to_full_resolution_mm
 
 QUARTER = 4  # positions are in quarter pixels
 MAX_STEP = 64 * QUARTER  # largest motion from one frame to the next, per axis
@@ -177,36 +177,32 @@ def align(planes: list[np.ndarray], shift: tuple[int, int], shapes: list[tuple[i
     return out
 
 
-def window(full: Tensor, position: tuple[int, int], height: int, width: int) -> Tensor:
-    """Frame window ``(..., height, width)`` of a world plane at full resolution ``(..., Hw, Ww)``
-    whose top-left corner is at ``position`` (quarter pixels): dyadic linear interpolation."""
+def window(full: Tensor, position: tuple[int, int], height: int, width: int, first_dim: int = -2) -> Tensor:
+    """Frame window of a world plane at full resolution whose rows and columns are the dims
+    ``first_dim`` and ``first_dim + 1`` (``(..., Hw, Ww)`` by default; ``(Hw, Ww, levels)``
+    pixel-major with ``first_dim=0``): the ``height`` x ``width`` window whose top-left corner is
+    at ``position`` (quarter pixels), by dyadic linear interpolation between two samples per axis."""
     out = full
+    first = first_dim % full.dim()
     for axis, (pos, size) in enumerate(zip(position, (height, width), strict=True)):
-        dim = out.dim() - 2 + axis
         whole, frac = divmod(int(pos), QUARTER)
-        here = out.narrow(dim, whole, size)
+        here = out.narrow(first + axis, whole, size)
         if frac:
-            there = out.narrow(dim, whole + 1, size)
+            there = out.narrow(first + axis, whole + 1, size)
             here = here * ((QUARTER - frac) / QUARTER) + there * (frac / QUARTER)
         out = here
     return out
 
 
-def view_matrices(level: int, size: int, world: int, positions: np.ndarray, length: int) -> Tensor:
-    """``(T, length, size)`` float64: for each frame, the 1-D operator taking a level's ``size``
-    samples to the frame's ``length`` full-resolution samples (upsampling, then the window at
-    that frame's position along this axis). The fitter's form of :func:`window`: per-frame
-    matrix products."""
-    up = upsampling_matrix(level, size, world) if level else torch.eye(size, dtype=torch.float64)[:world]
-    out = torch.zeros(len(positions), length, size, dtype=torch.float64)
-    index = torch.arange(length)
-    for t, pos in enumerate(np.asarray(positions).tolist()):
-        whole, frac = divmod(int(pos), QUARTER)
-        rows = up[whole + index] * ((QUARTER - frac) / QUARTER)
-        if frac:
-            rows = rows + up[whole + 1 + index] * (frac / QUARTER)
-        out[t] = rows
-    return out
+def fitting_input(planes: list[Tensor], world: World, frames: list[int], height: int, width: int) -> Tensor:
+    """:func:`synthesis_input` in the fitter's pixel-major layout ``(N, height, width, levels)``:
+    the levels reach the world's full resolution as matrix products, then each frame's window is
+    cut out (the same values; in float64 on integer planes, the same bits)."""
+    full = to_full_resolution_mm(planes, world.height, world.width)
+    if world.is_still() and (world.height, world.width) == (height, width):
+        return full
+    return torch.stack([window(full[i], (int(world.positions[t][0]), int(world.positions[t][1])), height, width, 0)
+                        for i, t in enumerate(frames)])
 
 
 def synthesis_input(planes: list[Tensor], world: World, frames: list[int], height: int, width: int) -> Tensor:
