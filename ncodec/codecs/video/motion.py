@@ -36,7 +36,7 @@ from .grids import to_full_resolution, to_full_resolution_mm
 QUARTER = 4  # positions are in quarter pixels
 MAX_STEP = 64 * QUARTER  # largest motion from one frame to the next, per axis
 SEARCH = 6  # integer search radius, pixels, around no motion and around the last motion
-KEEP_BELOW = 0.9  # a motion is kept when it leaves less than this share of the still error
+KEEP_BELOW = 0.9  # a motion is kept when it leaves less than this share of the still error (mean and median)
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 
@@ -121,6 +121,12 @@ def _step(new: np.ndarray, old: np.ndarray, guess: tuple[int, int]) -> tuple[int
     fine = [(best[0] + fy / QUARTER, best[1] + fx / QUARTER) for fy in range(-3, 4) for fx in range(-3, 4)]
     chosen = min(fine, key=lambda c: error(*c))
     if error(*chosen) >= KEEP_BELOW * error(0.0, 0.0):
+        return 0, 0
+    # The mean error can prefer following a large moving object over a still camera; the median
+    # follows the majority of the picture: a still background keeps it at about zero.
+    moved = np.median(np.abs(inner - _sample(padded, pad, (h, w), *chosen)[margin:h - margin, margin:w - margin]))
+    still = np.median(np.abs(inner - old[margin:h - margin, margin:w - margin]))
+    if moved >= KEEP_BELOW * still:
         return 0, 0
     return round(chosen[0] * QUARTER), round(chosen[1] * QUARTER)
 
