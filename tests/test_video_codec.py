@@ -191,21 +191,31 @@ def test_upsampling_as_matrix_products_is_the_same_function(height: int, width: 
                           to_full_resolution(noisy, height, width, pixel_major=True), atol=1e-4)
 
 
-def test_rate_table_lookup_gradient_matches_autograd_indexing() -> None:
-    """The fitter's lookup of per-context scales sums gradients like plain indexing does."""
+def test_expected_bits_interpolates_the_integer_costs_with_their_gradients() -> None:
+    """The fitter's rate is the coder's cost at integers, linear between them, and its gradients
+    (to the symbols and to the scales) are those of the plain formula under autograd."""
     torch.manual_seed(0)
-    table = torch.rand(prior.BUCKETS, requires_grad=True)
-    index = torch.randint(0, prior.BUCKETS, (4, 30, 20))
-    weight = torch.randn(4, 30, 20)
-    (prior.table_lookup(table, index) * weight).sum().backward()
-    assert table.grad is not None
-    ours = table.grad.clone()
-    table.grad = None
-    (table[index] * weight).sum().backward()
-    reference = table.grad
-    assert reference is not None
-    assert torch.allclose(ours, reference, atol=1e-4)
-    assert torch.equal(prior.table_lookup(table, index), table[index])
+    log_scales = (torch.randn(prior.BUCKETS) - 1.0).requires_grad_(True)
+    buckets = torch.randint(0, prior.BUCKETS, (4, 30, 20))
+    symbols = (torch.randn(4, 30, 20) * 3.0).requires_grad_(True)
+    prior.expected_bits(symbols, buckets, torch.exp(log_scales)).backward()
+    assert symbols.grad is not None and log_scales.grad is not None
+    ours = (symbols.grad.clone(), log_scales.grad.clone())
+    symbols.grad, log_scales.grad = None, None
+    scale = torch.exp(log_scales)[buckets]
+    n = torch.floor(symbols.detach())
+    f = symbols - n
+    low, high = prior.gaussian_bits(n, scale), prior.gaussian_bits(n + 1, scale)
+    plain = (low + f * (high - low)).sum()
+    plain.backward()
+    assert torch.allclose(ours[0], symbols.grad, atol=1e-4)
+    assert torch.allclose(ours[1], log_scales.grad, rtol=1e-4, atol=1e-2)
+    integers = torch.round(symbols.detach())
+    at_integers = prior.expected_bits(integers, buckets, torch.exp(log_scales.detach()))
+    assert torch.allclose(at_integers, prior.gaussian_bits(integers, scale.detach()).sum(), rtol=1e-5)
+    half = prior.expected_bits(integers + 0.5, buckets, torch.exp(log_scales.detach()))
+    between = 0.5 * (prior.gaussian_bits(integers, scale.detach()) + prior.gaussian_bits(integers + 1, scale.detach()))
+    assert torch.allclose(half, between.sum(), rtol=1e-5)
 
 
 def test_latent_streams_round_trip() -> None:
