@@ -81,7 +81,9 @@ class QualityLevel:
 # 600 Adam steps per group: on foreman (64 frames, quality 3, 2 CPU cores) 300 steps gave
 # 0.0456 bpp / 26.33 dB in 259 s and 600 steps 0.0294 bpp / 26.39 dB in 449 s, inside the
 # 10-minute budget for a 64-frame 352x288 clip; 1,200 steps 0.0280 / 26.60 in 889 s, 2,400 no
-# better (docs/VIDEO.md).
+# better. With the expected-cost rate, 600 steps gave 0.0384 / 27.32 in 627 s on a slower
+# machine (one where the earlier fit's steps also took about 1.5x as long), 1,200 steps 0.0342 /
+# 27.20 (docs/VIDEO.md).
 FIT_STEPS = 600
 QUALITIES: dict[int, QualityLevel] = {
     1: QualityLevel(lam=0.16, steps=FIT_STEPS),

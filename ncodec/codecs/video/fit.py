@@ -10,9 +10,9 @@ rest of the steps round them with straight-through gradients, so the network ada
 integers it will actually receive. The rate is priced on the deltas themselves throughout, the
 coder's integer costs interpolated linearly between integers (:func:`prior.expected_bits`): it
 charges a small drift what its rounded flips will cost, which the usual noisy-symbol relaxation
-did not. The rate model's scales learn at their own, faster rate. Each step fits a random subset of the group's frames (at most
-``pixels_per_step`` pixels), which bounds memory and time per step whatever the frame size;
-the rate term always covers the whole group.
+did not. The rate model's scales learn at their own, faster rate. Each step fits a random subset
+of the group's frames (at most ``pixels_per_step`` pixels), which bounds memory and time per
+step whatever the frame size; the rate term always covers the whole group.
 
 After fitting, the network's parameters are quantized with a power-of-two step per layer, chosen
 by search on the real objective, and the latents' scale tables by exhaustive search.
@@ -161,9 +161,7 @@ class GroupFitter:
                 y = y + (torch.rand(y.shape, generator=self.gen).to(self.device) - 0.5)
             # The rate sees the deltas themselves, priced by interpolating the integer costs
             # (prior.expected_bits), in both phases.
-            s = d.clone() if self.reference is not None else d
-            if self.reference is not None:
-                s[0] -= self.reference[len(symbols)]
+            s = d if self.reference is None else torch.cat([d[:1] - self.reference[len(symbols)], d[1:]])
             planes.append(y)
             symbols.append(s)
         return planes, symbols

@@ -178,7 +178,7 @@ class _InterpolatedBits(torch.autograd.Function):
     Autograd's own backward of such a lookup (an accumulating ``index_put``) took about a third
     of a fitting step on 2 CPU cores; and the table itself replaces two ``erfc`` evaluations per
     symbol: the rate of one CIF group of 32 frames with its gradient took 80 ms a step instead
-    of 190-220 ms (and 130-170 ms for the noisy-symbol rate this replaced).
+    of 190-275 ms (and 130-175 ms for the noisy-symbol rate this replaced).
     """
 
     @staticmethod
