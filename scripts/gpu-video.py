@@ -1,6 +1,6 @@
 """The video codec's GPU check, in one command: what more fitting buys when a GPU does the fitting.
 
-Fitting is the video codec's encoder, and two CPU cores give it only the default 300 steps per
+Fitting is the video codec's encoder, and two CPU cores give it only the default 600 steps per
 group; published latent-grid codecs fit 100k+ steps on a GPU. This script fits each staged clip
 on a GPU at growing multiples of the default steps (``steps_scale``), decodes every file on the
 CPU (as users will), and writes one JSON line per fit: real bpp from the file's bytes, RGB PSNR,
