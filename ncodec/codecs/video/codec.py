@@ -83,7 +83,8 @@ class QualityLevel:
 # 10-minute budget for a 64-frame 352x288 clip; 1,200 steps 0.0280 / 26.60 in 889 s, 2,400 no
 # better. With the expected-cost rate, 600 steps gave 0.0384 / 27.32 in 627 s on a slower
 # machine (one where the earlier fit's steps also took about 1.5x as long), 1,200 steps 0.0342 /
-# 27.20, and 0.0388 / 27.34 in 516 s in the dev-set evaluation (docs/VIDEO.md).
+# 27.20, 2,400 steps 0.0327 / 26.81 (the same loss as 600), and 0.0388 / 27.34 in 516 s in the
+# dev-set evaluation (docs/VIDEO.md).
 FIT_STEPS = 600
 QUALITIES: dict[int, QualityLevel] = {
     1: QualityLevel(lam=0.16, steps=FIT_STEPS),
