@@ -182,6 +182,8 @@ class GroupFitter:
         for k, s in enumerate(symbols):
             coarser = prior.coarser_of(symbols, k, self.keys[k], self.strides)
             ctx = prior.torch_buckets(coarser, self.keys[k], self.shapes[k], self.device, self.first_is_delta)
+            if prior.SPATIAL > 1:
+                ctx = ctx * prior.SPATIAL + prior.spatial_class_torch(s)
             total = total + prior.expected_bits(s, ctx, torch.exp(self.log_scales[k]))
         return total
 

@@ -35,7 +35,35 @@ from ncodec.entropy import gaussian
 
 from .grids import coarser_keys, key_count
 
-BUCKETS = 6
+import os as _os
+SPATIAL = 5 if _os.environ.get("EXP_CB") else 1  # EXPERIMENT: checkerboard classes
+BASE_BUCKETS = 6
+BUCKETS = BASE_BUCKETS * SPATIAL
+
+
+def spatial_class(s: np.ndarray) -> np.ndarray:
+    """EXPERIMENT: 0 at checkerboard anchors, 1 + min(sum of |4 neighbours|, 3) elsewhere."""
+    a = np.abs(np.asarray(s, dtype=np.int64))
+    nb = np.zeros_like(a)
+    nb[:, :, 1:] += a[:, :, :-1]
+    nb[:, :, :-1] += a[:, :, 1:]
+    nb[:, 1:, :] += a[:, :-1, :]
+    nb[:, :-1, :] += a[:, 1:, :]
+    ii, jj = np.indices(a.shape[1:])
+    return np.where(((ii + jj) % 2 == 0)[None], 0, 1 + np.minimum(nb, 3))
+
+
+def spatial_class_torch(s: Tensor) -> Tensor:
+    a = s.detach().round().abs().long()
+    nb = torch.zeros_like(a)
+    nb[:, :, 1:] += a[:, :, :-1]
+    nb[:, :, :-1] += a[:, :, 1:]
+    nb[:, 1:, :] += a[:, :-1, :]
+    nb[:, :-1, :] += a[:, 1:, :]
+    ii = torch.arange(a.shape[1], device=a.device)[:, None]
+    jj = torch.arange(a.shape[2], device=a.device)[None, :]
+    anchor = ((ii + jj) % 2 == 0)[None]
+    return torch.where(anchor, torch.zeros_like(nb), 1 + nb.clamp(max=3))
 MIN_SCALE = 0.11  # the smallest scale in the coder's table
 _LN2 = math.log(2.0)
 
@@ -101,6 +129,8 @@ def choose_tables(symbols: list[np.ndarray], strides: tuple[int, ...] | None = N
     for k in range(levels):
         coarser = coarser_of(list(symbols), k, symbols[k].shape[0], strides)
         ctx = buckets_from_coarser(coarser, symbols[k].shape[0], symbols[k].shape[1:], first_is_delta)
+        if SPATIAL > 1:
+            ctx = ctx * SPATIAL + spatial_class(symbols[k])
         for b in range(BUCKETS):
             values = symbols[k][ctx == b]
             if values.size:
