@@ -36,7 +36,8 @@ from ncodec.entropy import gaussian
 from .grids import coarser_keys, key_count
 
 import os as _os
-SPATIAL = 5 if _os.environ.get("EXP_CB") else 1  # EXPERIMENT: checkerboard classes
+SPATIAL_CLASSES = 5  # checkerboard: the anchors, then 1 + min(sum of the 4 neighbours' magnitudes, 3)
+SPATIAL = SPATIAL_CLASSES if _os.environ.get("EXP_CB") else 1  # EXPERIMENT: the fit's switch
 BASE_BUCKETS = 6
 BUCKETS = BASE_BUCKETS * SPATIAL
 
@@ -140,28 +141,69 @@ def choose_tables(symbols: list[np.ndarray], strides: tuple[int, ...] | None = N
     return table, total
 
 
+def anchors(shape: tuple[int, int]) -> np.ndarray:
+    """The checkerboard's first half, ``(h, w)`` bool: positions whose row + column is even.
+    Every other position has only anchors as its four neighbours."""
+    ii, jj = np.indices(shape)
+    return (ii + jj) % 2 == 0
+
+
+def contexts(coarser: np.ndarray | None, symbols_or_none: np.ndarray | None, frames: int,
+             shape: tuple[int, int], first_is_delta: bool, spatial: bool) -> np.ndarray:
+    """Context ids of one level: the coarser-level bucket, times :data:`SPATIAL` plus the
+    checkerboard class when ``spatial`` (the classes read only anchors, so for the non-anchors
+    ``symbols_or_none`` needs its anchors decoded, nothing more)."""
+    ctx = buckets_from_coarser(coarser, frames, shape, first_is_delta)
+    if not spatial:
+        return ctx
+    assert symbols_or_none is not None
+    return ctx * SPATIAL_CLASSES + spatial_class(symbols_or_none)
+
+
 def encode_levels(symbols: list[np.ndarray], table: np.ndarray,
-                  strides: tuple[int, ...] | None = None, first_is_delta: bool = False) -> list[bytes]:
-    """One entropy-coded stream per level."""
+                  strides: tuple[int, ...] | None = None, first_is_delta: bool = False,
+                  spatial: bool = False) -> list[bytes]:
+    """One entropy-coded stream per level; with ``spatial``, two: the checkerboard's anchors,
+    then the other half under their neighbours' magnitudes."""
     streams = []
     for k in range(len(symbols)):
-        coarser = coarser_of(list(symbols), k, symbols[k].shape[0], strides)
-        ctx = buckets_from_coarser(coarser, symbols[k].shape[0], symbols[k].shape[1:], first_is_delta)
-        streams.append(gaussian.encode_gaussian(symbols[k].astype(np.int32), table[k][ctx].astype(np.int32)))
+        s = symbols[k]
+        coarser = coarser_of(list(symbols), k, s.shape[0], strides)
+        ctx = contexts(coarser, s, s.shape[0], s.shape[1:], first_is_delta, spatial)
+        idx = table[k][ctx].astype(np.int32)
+        if not spatial:
+            streams.append(gaussian.encode_gaussian(s.astype(np.int32), idx))
+            continue
+        mask = np.broadcast_to(anchors(s.shape[1:]), s.shape)
+        streams.append(gaussian.encode_gaussian(s[mask].astype(np.int32), idx[mask]))
+        streams.append(gaussian.encode_gaussian(s[~mask].astype(np.int32), idx[~mask]))
     return streams
 
 
 def decode_levels(streams: list[bytes], table: np.ndarray, frames: int,
                   shapes: list[tuple[int, int]], strides: tuple[int, ...] | None = None,
-                  first_is_delta: bool = False) -> list[np.ndarray]:
+                  first_is_delta: bool = False, spatial: bool = False) -> list[np.ndarray]:
     """Inverse of :func:`encode_levels`: the symbols of every level, coarsest decoded first;
     ``frames`` is the group's frame count (a level of stride ``s`` holds ``key_count`` planes)."""
     st = _strides(strides, len(shapes))
+    per = 2 if spatial else 1
+    if len(streams) != per * len(shapes):
+        raise ValueError(f"{len(streams)} latent streams for {len(shapes)} levels")
     out: list[Any] = [None] * len(shapes)
     for k in range(len(shapes) - 1, -1, -1):
         keys = key_count(frames, st[k])
-        ctx = buckets_from_coarser(coarser_of(out, k, keys, st), keys, shapes[k], first_is_delta)
-        out[k] = gaussian.decode_gaussian(streams[k], table[k][ctx].astype(np.int32))
+        coarser = coarser_of(out, k, keys, st)
+        if not spatial:
+            ctx = buckets_from_coarser(coarser, keys, shapes[k], first_is_delta)
+            out[k] = gaussian.decode_gaussian(streams[k], table[k][ctx].astype(np.int32))
+            continue
+        base = buckets_from_coarser(coarser, keys, shapes[k], first_is_delta) * SPATIAL_CLASSES
+        mask = np.broadcast_to(anchors(shapes[k]), base.shape)
+        plane = np.zeros(base.shape, dtype=np.int64)
+        plane[mask] = gaussian.decode_gaussian(streams[2 * k], table[k][base[mask]].astype(np.int32))
+        ctx = base + spatial_class(plane)  # the non-anchors' classes read the anchors only
+        plane[~mask] = gaussian.decode_gaussian(streams[2 * k + 1], table[k][ctx[~mask]].astype(np.int32))
+        out[k] = plane
     return [np.asarray(o) for o in out]
 
 
