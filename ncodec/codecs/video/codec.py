@@ -114,6 +114,7 @@ class EncodeOptions:
     # or parallel decoding, at the price of one first picture per group.
     independent_groups: bool = False
     global_motion: bool = True  # follow camera pans with one translation per frame (docs/VIDEO.md)
+    spatial_contexts: bool = True  # checkerboard contexts for the latents (prior.spatial_class)
 
 
 def _device(name: str | None) -> torch.device:
@@ -186,7 +187,8 @@ class VideoCodec:
                 deadline = began + opts.time_limit * share - _finish_reserve(group)
             settings = FitSettings(lam=level.lam, steps=steps, seed=opts.seed + g, deadline=deadline)
             fitter = GroupFitter(group, shape, settings, device, start=state, strides=strides,
-                                 chained=not opts.independent_groups, world=world)
+                                 chained=not opts.independent_groups, world=world,
+                                 spatial=opts.spatial_contexts)
             bar = tqdm(total=steps, desc=f"group {g + 1}/{len(starts)}", unit="step", leave=False,
                        disable=not show, file=sys.stderr)
 
@@ -199,7 +201,7 @@ class VideoCodec:
                 done = fitter.fit(report)
             bar.close()
             fitted, state = fitter.finish(done)
-            chunks[group_tag(g)] = _pack_group(fitted, len(group), strides, fitter.first_is_delta,
+            chunks[group_tag(g)] = _pack_group(fitted, len(group), strides, fitter.first_is_delta, opts.spatial_contexts,
                                                motion.encode_steps(steps_moved) if opts.global_motion else None)
             estimated += fitted.estimated_bits
             steps_done.append(done)
@@ -208,6 +210,7 @@ class VideoCodec:
             "group_frames": opts.group_frames, "levels": shape.levels, "hidden": shape.hidden,
             "refine": shape.refine, "strides": list(strides), "chained": not opts.independent_groups,
             "motion": opts.global_motion,
+            **({"contexts": "checkerboard"} if opts.spatial_contexts else {}),
             "quality": quality, "steps": steps, "steps_done": steps_done,
             "source_format": video.source_format,
         }
@@ -259,6 +262,10 @@ class VideoCodec:
         if not isinstance(chained, bool):
             raise FormatError("video metadata 'chained' must be true or false")
         out["chained"] = chained
+        contexts = meta.get("contexts", "coarser")  # files written before spatial contexts: coarser only
+        if contexts not in ("coarser", "checkerboard"):
+            raise FormatError("video metadata 'contexts' must be 'coarser' or 'checkerboard'")
+        out["spatial"] = contexts == "checkerboard"
         moving = meta.get("motion", False)  # files written before global motion: none
         if not isinstance(moving, bool):
             raise FormatError("video metadata 'motion' must be true or false")
@@ -283,7 +290,8 @@ class VideoCodec:
                 if data is None:
                     raise FormatError(f"video file lacks chunk {group_tag(g)}")
                 count = min(gf, t - g * gf)
-                streams = unpack_streams(data, 2 + shape.levels + int(meta["motion"]), "video group")
+                streams = unpack_streams(data, 2 + shape.levels * (2 if meta["spatial"] else 1) + int(meta["motion"]),
+                                         "video group")
                 world = motion.World.still(count, h, w)
                 if meta["motion"]:
                     steps = motion.decode_steps(streams.pop(2), count)
@@ -296,7 +304,8 @@ class VideoCodec:
                     reference = motion.align(reference, (world.origin[0] - origin[0], world.origin[1] - origin[1]),
                                              shapes)
                 origin = world.origin
-                planes, last = _unpack_group(streams, count, shapes, shape, net, meta["strides"], reference)
+                planes, last = _unpack_group(streams, count, shapes, shape, net, meta["strides"], reference,
+                                             meta["spatial"])
                 if meta["chained"]:
                     reference = last
                 for i in range(0, count, DECODE_BATCH):
@@ -329,19 +338,20 @@ def _world_of(group: np.ndarray, before: np.ndarray | None, position: np.ndarray
 
 
 def _pack_group(fitted: FittedGroup, count: int, strides: tuple[int, ...], first_is_delta: bool,
-                motion_stream: bytes | None) -> bytes:
-    exps = bytes(e for pair in fitted.exponents for e in pair)
-    header = _HEADER.pack(count, len(fitted.exponents)) + exps + fitted.table.astype(np.uint8).tobytes()
+                spatial: bool, motion_stream: bytes | None) -> bytes:
     from ncodec.entropy import encode_weights
 
+    exps = bytes(e for pair in fitted.exponents for e in pair)
+    header = _HEADER.pack(count, len(fitted.exponents)) + exps + _table_bytes(fitted.table, spatial)
     weights = encode_weights(np.concatenate([q.reshape(-1) for q in fitted.weights]).astype(np.int32))
-    levels = prior.encode_levels(fitted.symbols, fitted.table, strides, first_is_delta)
+    levels = prior.encode_levels(fitted.symbols, fitted.table, strides, first_is_delta, spatial)
     return pack_streams([header, weights, *([motion_stream] if motion_stream is not None else []), *levels])
 
 
 def _unpack_group(streams: list[bytes], count: int, shapes: list[tuple[int, int]], shape: SynthesisShape,
                   net: Synthesis, strides: tuple[int, ...],
-                  reference: list[np.ndarray] | None) -> tuple[list[torch.Tensor], list[np.ndarray]]:
+                  reference: list[np.ndarray] | None,
+                  spatial: bool = False) -> tuple[list[torch.Tensor], list[np.ndarray]]:
     """Decode one group: load its parameters into ``net``; return its latent planes at every
     frame (float64; exact: integers, or dyadic interpolations of integers) and each level's last
     integer plane (the next chained group's reference). With a ``reference`` (the previous
@@ -349,7 +359,8 @@ def _unpack_group(streams: list[bytes], count: int, shapes: list[tuple[int, int]
     levels = len(shapes)
     header = streams[0]
     layers = len(net.layers())
-    if len(header) != _HEADER.size + 2 * layers + levels * prior.BUCKETS:
+    if len(header) < _HEADER.size + 2 * layers or (
+            not spatial and len(header) != _HEADER.size + 2 * layers + levels * prior.BUCKETS):
         raise FormatError("video group header has the wrong size")
     frames, n_layers = _HEADER.unpack_from(header)
     if frames != count or n_layers != layers:
@@ -358,7 +369,7 @@ def _unpack_group(streams: list[bytes], count: int, shapes: list[tuple[int, int]
     exponents = [(raw[2 * i], raw[2 * i + 1]) for i in range(layers)]
     if any(e not in EXPONENTS for pair in exponents for e in pair):
         raise FormatError("video group has a weight step outside the allowed range")
-    table = np.frombuffer(header[_HEADER.size + 2 * layers:], dtype=np.uint8).reshape(levels, prior.BUCKETS)
+    table = _table_of(header[_HEADER.size + 2 * layers:], levels, spatial)
     if int(table.max()) >= 64:
         raise FormatError("video group names a scale outside the coder's table")
     sizes = [math.prod(s) for s in parameter_shapes(shape)]
@@ -370,7 +381,10 @@ def _unpack_group(streams: list[bytes], count: int, shapes: list[tuple[int, int]
         q.append(torch.from_numpy(flat[pos:pos + n].reshape(dims).copy()))
         pos += n
     load_quantized(net, q, exponents)
-    symbols = prior.decode_levels(streams[2:], table, count, shapes, strides, reference is not None)
+    try:
+        symbols = prior.decode_levels(streams[2:], table, count, shapes, strides, reference is not None, spatial)
+    except ValueError as exc:
+        raise FormatError(f"video group: {exc}") from None
     planes, last = [], []
     refs: list[np.ndarray | None] = list(reference) if reference is not None else [None] * levels
     for s, stride, ref in zip(symbols, strides, refs, strict=True):
@@ -380,6 +394,32 @@ def _unpack_group(streams: list[bytes], count: int, shapes: list[tuple[int, int]
         planes.append(in_time(torch.from_numpy(y).double(), stride, count))
         last.append(y[-1])
     return planes, last
+
+
+def _table_bytes(table: np.ndarray, spatial: bool) -> bytes:
+    """The scale-table index of every (level, context): raw bytes for the six coarser-level
+    contexts; entropy-coded with the checkerboard's 30, most of which a level leaves empty
+    (raw, they would cost 3-5 % of a low-rate file)."""
+    if not spatial:
+        return table.astype(np.uint8).tobytes()
+    from ncodec.entropy import encode_weights
+
+    return encode_weights(table.reshape(-1).astype(np.int32))
+
+
+def _table_of(data: bytes, levels: int, spatial: bool) -> np.ndarray:
+    """Inverse of :func:`_table_bytes`; FormatError on a malformed table."""
+    count = prior.context_count(spatial)
+    if spatial:
+        try:
+            flat = decode_weights(data, levels * count)
+        except ValueError:
+            raise FormatError("video group's scale table is malformed") from None
+    else:
+        flat = np.frombuffer(data, dtype=np.uint8)
+    if flat.size != levels * count or flat.min(initial=0) < 0:
+        raise FormatError("video group's scale table is malformed")
+    return flat.reshape(levels, count).astype(np.int64)
 
 
 def _check_video(media: Any) -> VideoData:

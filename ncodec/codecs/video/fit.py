@@ -101,7 +101,7 @@ class GroupFitter:
     def __init__(self, frames: np.ndarray, shape: SynthesisShape, settings: FitSettings,
                  device: torch.device, start: FitState | None = None,
                  strides: tuple[int, ...] | None = None, chained: bool = False,
-                 world: World | None = None) -> None:
+                 world: World | None = None, spatial: bool = False) -> None:
         """``start``: warm-start from the previous group (its last planes already on this group's
         grids); with ``chained`` too, the first plane of every level is coded as its difference
         from the previous group's last plane. ``world``: where each frame sits on the latent
@@ -120,7 +120,8 @@ class GroupFitter:
         gen = torch.Generator().manual_seed(settings.seed)
         torch.manual_seed(settings.seed)
         self.net = Synthesis(shape).to(device)
-        self.log_scales = torch.zeros(shape.levels, prior.BUCKETS, device=device)
+        self.spatial = spatial  # checkerboard contexts (prior.spatial_class)
+        self.log_scales = torch.zeros(shape.levels, prior.context_count(spatial), device=device)
         self.deltas = [torch.zeros(n, h, w, device=device) for n, (h, w) in zip(self.keys, self.shapes, strict=True)]
         self.reference: list[Tensor] | None = None
         if start is not None:
@@ -182,8 +183,8 @@ class GroupFitter:
         for k, s in enumerate(symbols):
             coarser = prior.coarser_of(symbols, k, self.keys[k], self.strides)
             ctx = prior.torch_buckets(coarser, self.keys[k], self.shapes[k], self.device, self.first_is_delta)
-            if prior.SPATIAL > 1:
-                ctx = ctx * prior.SPATIAL + prior.spatial_class_torch(s)
+            if self.spatial:
+                ctx = ctx * prior.SPATIAL_CLASSES + prior.spatial_class_torch(s)
             total = total + prior.expected_bits(s, ctx, torch.exp(self.log_scales[k]))
         return total
 
@@ -270,7 +271,7 @@ class GroupFitter:
         """Quantize everything and pick the network's steps on the real objective."""
         latents = self.coded_latents()
         symbols = self.coded_symbols()
-        table, latent_bits = prior.choose_tables(symbols, self.strides, self.first_is_delta)
+        table, latent_bits = prior.choose_tables(symbols, self.strides, self.first_is_delta, self.spatial)
         planes = [in_time(torch.from_numpy(y).double(), st, self.t) for y, st in zip(latents, self.strides, strict=True)]
         probe = np.unique(np.linspace(0, self.t - 1, min(self.t, 2)).round().astype(int))
         x = synthesis_input([p[probe] for p in planes], self.world, probe.tolist(), self.h, self.w)

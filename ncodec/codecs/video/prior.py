@@ -35,15 +35,19 @@ from ncodec.entropy import gaussian
 
 from .grids import coarser_keys, key_count
 
-import os as _os
+BUCKETS = 6  # contexts from the coarser level
 SPATIAL_CLASSES = 5  # checkerboard: the anchors, then 1 + min(sum of the 4 neighbours' magnitudes, 3)
-SPATIAL = SPATIAL_CLASSES if _os.environ.get("EXP_CB") else 1  # EXPERIMENT: the fit's switch
-BASE_BUCKETS = 6
-BUCKETS = BASE_BUCKETS * SPATIAL
+
+
+def context_count(spatial: bool) -> int:
+    """Contexts per level: :data:`BUCKETS`, times :data:`SPATIAL_CLASSES` with the checkerboard."""
+    return BUCKETS * (SPATIAL_CLASSES if spatial else 1)
 
 
 def spatial_class(s: np.ndarray) -> np.ndarray:
-    """EXPERIMENT: 0 at checkerboard anchors, 1 + min(sum of |4 neighbours|, 3) elsewhere."""
+    """0 at the checkerboard's anchors, 1 + min(sum of the 4 neighbours' magnitudes, 3) elsewhere:
+    where the neighbours are non-zero, so usually is the symbol (the dense fine levels of the
+    high rates, docs/VIDEO.md)."""
     a = np.abs(np.asarray(s, dtype=np.int64))
     nb = np.zeros_like(a)
     nb[:, :, 1:] += a[:, :, :-1]
@@ -55,6 +59,7 @@ def spatial_class(s: np.ndarray) -> np.ndarray:
 
 
 def spatial_class_torch(s: Tensor) -> Tensor:
+    """:func:`spatial_class` of (detached, rounded) real-valued symbols, for the fit's rate."""
     a = s.detach().round().abs().long()
     nb = torch.zeros_like(a)
     nb[:, :, 1:] += a[:, :, :-1]
@@ -122,17 +127,18 @@ def coarser_of(symbols: list[Any], k: int, keys: int, strides: tuple[int, ...] |
 
 
 def choose_tables(symbols: list[np.ndarray], strides: tuple[int, ...] | None = None,
-                  first_is_delta: bool = False) -> tuple[np.ndarray, float]:
+                  first_is_delta: bool = False, spatial: bool = False) -> tuple[np.ndarray, float]:
     """Best scale index per (level, context) for these symbols, and the ideal bits they cost."""
     levels = len(symbols)
-    table = np.zeros((levels, BUCKETS), dtype=np.uint8)
+    count = context_count(spatial)
+    table = np.zeros((levels, count), dtype=np.uint8)
     total = 0.0
     for k in range(levels):
         coarser = coarser_of(list(symbols), k, symbols[k].shape[0], strides)
         ctx = buckets_from_coarser(coarser, symbols[k].shape[0], symbols[k].shape[1:], first_is_delta)
-        if SPATIAL > 1:
-            ctx = ctx * SPATIAL + spatial_class(symbols[k])
-        for b in range(BUCKETS):
+        if spatial:
+            ctx = ctx * SPATIAL_CLASSES + spatial_class(symbols[k])
+        for b in range(count):
             values = symbols[k][ctx == b]
             if values.size:
                 index, bits = gaussian.best_scale_index(values)
@@ -150,7 +156,7 @@ def anchors(shape: tuple[int, int]) -> np.ndarray:
 
 def contexts(coarser: np.ndarray | None, symbols_or_none: np.ndarray | None, frames: int,
              shape: tuple[int, int], first_is_delta: bool, spatial: bool) -> np.ndarray:
-    """Context ids of one level: the coarser-level bucket, times :data:`SPATIAL` plus the
+    """Context ids of one level: the coarser-level bucket, times :data:`SPATIAL_CLASSES` plus the
     checkerboard class when ``spatial`` (the classes read only anchors, so for the non-anchors
     ``symbols_or_none`` needs its anchors decoded, nothing more)."""
     ctx = buckets_from_coarser(coarser, frames, shape, first_is_delta)
