@@ -288,7 +288,9 @@ def test_chained_groups_code_a_still_scene_once_and_decode_exactly() -> None:
 
     def latent_bytes(payload: Payload, group: str) -> int:
         head = 2 + int(payload.metadata["motion"])  # header, weights, the motion steps
-        return sum(len(s) for s in unpack_streams(payload.chunks[group], head + payload.metadata["levels"], "group")[head:])
+        per_level = 2 if payload.metadata.get("contexts") == "checkerboard" else 1
+        streams = unpack_streams(payload.chunks[group], head + per_level * payload.metadata["levels"], "group")
+        return sum(len(s) for s in streams[head:])
 
     # the second group's first picture is a difference from the first group's last: nearly free
     # (measured: 164 latent bytes chained, 648 independent)
@@ -497,3 +499,36 @@ def test_a_sound_track_is_dropped_with_one_warning(tmp_path: Path, capsys: pytes
     err = capsys.readouterr().err
     assert err.count("warning") == 1 and "sound track" in err
     assert api.info((tmp_path / "out.nc").read_bytes())["frames"] == 4
+
+
+def test_checkerboard_contexts_round_trip_and_read_only_decoded_anchors() -> None:
+    rng = np.random.default_rng(3)
+    shapes, strides, frames = [(9, 11), (5, 6), (3, 3)], (1, 2, 4), 7
+    symbols = [rng.integers(-3, 4, size=(key_count(frames, s), *hw)) * (rng.random((key_count(frames, s), *hw)) < 0.4)
+               for s, hw in zip(strides, shapes, strict=True)]
+    table = rng.integers(0, 20, size=(3, prior.context_count(True))).astype(np.uint8)
+    streams = prior.encode_levels(symbols, table, strides, False, spatial=True)
+    assert len(streams) == 2 * len(shapes)  # the anchors, then the other half, per level
+    back = prior.decode_levels(streams, table, frames, shapes, strides, False, spatial=True)
+    assert all(np.array_equal(a, b) for a, b in zip(symbols, back, strict=True))
+    # a non-anchor's class depends on its neighbours (all anchors), never on other non-anchors
+    plane = symbols[0]
+    mask = np.broadcast_to(prior.anchors(shapes[0]), plane.shape)
+    anchors_only = np.where(mask, plane, 0)
+    assert np.array_equal(prior.spatial_class(plane)[~mask], prior.spatial_class(anchors_only)[~mask])
+    assert np.array_equal(prior.spatial_class(plane), prior.spatial_class_torch(torch.from_numpy(plane).float()).numpy())
+
+
+def test_contexts_field_selects_the_coder_and_a_bad_one_is_refused() -> None:
+    video = VideoData(sample_clip(frames=3, size=(48, 40))[0], Fraction(25))
+    spatial = _codec_encode(video, 5, steps_scale=0.05)
+    plain = _codec_encode(video, 5, steps_scale=0.05, spatial_contexts=False)
+    assert spatial.metadata["contexts"] == "checkerboard" and "contexts" not in plain.metadata  # files before it
+    for payload in (spatial, plain):
+        assert VideoCodec().decode(payload).frames.shape == video.frames.shape
+    bad = Payload(chunks=spatial.chunks, metadata={**spatial.metadata, "contexts": "raster"})
+    with pytest.raises(FormatError, match="contexts"):
+        VideoCodec().decode(bad)
+    mislabelled = Payload(chunks=spatial.chunks, metadata={k: v for k, v in spatial.metadata.items() if k != "contexts"})
+    with pytest.raises(FormatError):
+        VideoCodec().decode(mislabelled)
