@@ -216,6 +216,14 @@ def test_expected_bits_interpolates_the_integer_costs_with_their_gradients() -> 
     half = prior.expected_bits(integers + 0.5, buckets, torch.exp(log_scales.detach()))
     between = 0.5 * (prior.gaussian_bits(integers, scale.detach()) + prior.gaussian_bits(integers + 1, scale.detach()))
     assert torch.allclose(half, between.sum(), rtol=1e-5)
+    # the table is built only as wide as the symbols need: all zeros, and beyond the limit (flat)
+    one = torch.exp(log_scales.detach()[:1])
+    zeros = torch.zeros(3, 4, 4)
+    assert torch.allclose(prior.expected_bits(zeros, torch.zeros(3, 4, 4, dtype=torch.long), one),
+                          48 * prior.gaussian_bits(torch.zeros(()), one[0]), rtol=1e-6)
+    far = torch.full((1, 1, 2), float(prior.SYMBOL_LIMIT + 50))
+    at_limit = prior.gaussian_bits(torch.tensor(float(prior.SYMBOL_LIMIT)), one[0])
+    assert torch.allclose(prior.expected_bits(far, torch.zeros(1, 1, 2, dtype=torch.long), one), 2 * at_limit)
 
 
 def test_latent_streams_round_trip() -> None:
