@@ -47,8 +47,9 @@ STANDARD_SETS: tuple[tuple[str, str, str, str, str | None], ...] = (
      "its own curve, named MODEL+effortE; `enc s` ran beside other work)", "kodim0[1-5].png"),
     ("video-dev", "video", "../shared/data/video/dev",
      "6 clips, 64 frames, 352x288 / 352x192; the video codec at qualities 1, 3 and 5 (600 fitting steps per "
-     "group, temporal strides 1,1,1,2,2,4,4, chained groups, global motion; fitting takes minutes per point, "
-     "on 2 CPU cores)",
+     "group, temporal strides 1,1,1,2,2,4,4, chained groups, global motion, checkerboard contexts; its points "
+     "were measured two at a time, one torch thread each, so its `enc s` and `dec s` are single-thread times "
+     "beside another fit: docs/VIDEO.md gives the 2-core times)",
      None),
 )
 
