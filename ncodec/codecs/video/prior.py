@@ -156,9 +156,7 @@ def choose_tables(symbols: list[np.ndarray], strides: tuple[int, ...] | None = N
     total = 0.0
     for k in range(levels):
         coarser = coarser_of(list(symbols), k, symbols[k].shape[0], strides)
-        ctx = buckets_from_coarser(coarser, symbols[k].shape[0], symbols[k].shape[1:], first_is_delta)
-        if spatial:
-            ctx = ctx * SPATIAL_CLASSES + spatial_class(symbols[k])
+        ctx = contexts(coarser, symbols[k], symbols[k].shape[0], symbols[k].shape[1:], first_is_delta, spatial)
         for b in range(count):
             values = symbols[k][ctx == b]
             if values.size:
