@@ -19,7 +19,7 @@ from ncodec import api
 from ncodec.cli.main import main as cli
 from ncodec.codecs.base import Payload
 from ncodec.codecs.framing import unpack_streams
-from ncodec.codecs.video import motion, prior
+from ncodec.codecs.video import motion, prior, synthesis
 from ncodec.codecs.video.codec import QUALITIES, EncodeOptions, VideoCodec
 from ncodec.codecs.video.fit import FitSettings, GroupFitter
 from ncodec.codecs.video.grids import (
@@ -178,6 +178,39 @@ def test_pixel_major_training_forward_matches_the_network() -> None:
     assert torch.allclose(pixels.permute(0, 3, 1, 2), channels, atol=1e-6)
 
 
+def test_fused_squared_error_matches_the_plain_network_and_its_gradients() -> None:
+    """The fitter's chunked squared error (forward, then forward again and back per chunk) is
+    the plain network's, in value and in every gradient, across a chunk boundary."""
+    torch.manual_seed(0)
+    net = Synthesis(SynthesisShape(levels=4))
+    pixels = synthesis.CHUNK_PIXELS + 1000
+    x = torch.randn(1, 1, pixels, 4, requires_grad=True)
+    target = torch.rand(1, 1, pixels, 3)
+    fused = net.squared_error(x, target)
+    fused.backward()
+    assert x.grad is not None
+    ours = [x.grad.clone()] + [p.grad.clone() for p in net.parameters() if p.grad is not None]
+    x.grad = None
+    net.zero_grad(set_to_none=True)
+    plain = torch.sum((net.forward_pixels(x) - target) ** 2)
+    plain.backward()
+    assert x.grad is not None
+    theirs = [x.grad] + [p.grad for p in net.parameters() if p.grad is not None]
+    assert len(ours) == len(theirs) == 7
+    assert torch.allclose(fused, plain, rtol=1e-5)
+    for a, b in zip(ours, theirs, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4 * float(b.abs().max()))
+
+
+def test_expected_bits_leaves_its_inputs_alone() -> None:
+    """The rate's index arithmetic runs in place on its own copies, never on the caller's contexts."""
+    buckets = torch.randint(0, prior.BUCKETS, (2, 5, 7))
+    kept = buckets.clone()
+    symbols = torch.randn(2, 5, 7) * 2.0
+    prior.expected_bits(symbols, buckets, torch.ones(prior.BUCKETS))
+    assert torch.equal(buckets, kept)
+
+
 @pytest.mark.parametrize(("height", "width", "levels"), [(37, 45, 5), (288, 352, 7), (5, 3, 3), (1, 1, 2)])
 def test_upsampling_as_matrix_products_is_the_same_function(height: int, width: int, levels: int) -> None:
     """The fitter's matrix form of the upsampling gives the decoder's values: bit for bit on
@@ -287,6 +320,30 @@ def test_latent_streams_of_a_chained_group_round_trip_against_the_reference() ->
         assert np.array_equal(prior.latents_of(s, ref), y)
 
 
+def test_chunked_pixel_decoding_gives_the_whole_frame_decoders_bits() -> None:
+    """The decoder's chunked, pixel-major synthesis is the channel-major whole-frame one to the
+    last bit (exact arithmetic per pixel), across chunk boundaries and with a frame window."""
+    torch.manual_seed(1)
+    shape = SynthesisShape(levels=5)
+    net = Synthesis(shape)
+    exps = [(9, 10)] * len(net.layers())
+    for layer in net.layers():
+        torch.nn.init.normal_(layer.weight, std=0.5)
+    exact = Synthesis(shape).double()
+    load_quantized(exact, quantize_parameters(net, exps), exps)
+    height, width = 97, 91  # 2 frames of 8,827 pixels: chunks end inside a frame
+    world = motion.World.of(np.array([[0, 0], [5, -3]]), height, width)
+    planes = [torch.randint(-40, 41, (2, h, w)).double() for h, w in level_shapes(world.height, world.width, 5)]
+    with torch.inference_mode():
+        whole = exact.decode_forward(motion.synthesis_input(planes, world, [0, 1], height, width))
+        expected = torch.clamp(torch.round(whole * 255.0), 0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+        chunked = exact.decode_pixels(motion.pixel_input(planes, world, [0, 1], height, width))
+    assert 2 * height * width > synthesis.DECODE_CHUNK_PIXELS
+    assert chunked.dtype == torch.uint8 and chunked.shape == (2, height, width, 3)
+    assert len(torch.unique(chunked)) > 50  # a picture, not a clamped constant
+    assert torch.equal(chunked, expected)
+
+
 def test_chained_groups_code_a_still_scene_once_and_decode_exactly() -> None:
     still = np.repeat(sample_clip(frames=1, size=(96, 80))[0], 8, axis=0)
     video = VideoData(still, Fraction(25))
@@ -351,7 +408,7 @@ def test_frame_windows_of_the_world_are_exact_and_the_fitters_layout_gives_the_s
     planes = [torch.from_numpy(rng.integers(-300, 301, (4, h, w))).double() for h, w in shapes]
     exact = motion.synthesis_input(planes, world, [0, 1, 2, 3], height, width)
     assert exact.shape == (4, levels, height, width)
-    fitting = motion.fitting_input(planes, world, [0, 1, 2, 3], height, width)
+    fitting = motion.pixel_input(planes, world, [0, 1, 2, 3], height, width)
     assert torch.equal(fitting.permute(0, 3, 1, 2), exact)  # exact arithmetic both ways
     # and each window is the frame's own: the world shifted by its position, whole or fractional
     full = to_full_resolution(planes, world.height, world.width)

@@ -310,10 +310,8 @@ class VideoCodec:
                     reference = last
                 for i in range(0, count, DECODE_BATCH):
                     batch = list(range(i, min(count, i + DECODE_BATCH)))
-                    x = motion.synthesis_input([p[batch[0]:batch[-1] + 1] for p in planes], world, batch, h, w)
-                    out = net.decode_forward(x)
-                    pixels = torch.clamp(torch.round(out * 255.0), 0, 255).to(torch.uint8)
-                    yield pixels.permute(0, 2, 3, 1).contiguous().numpy()
+                    x = motion.pixel_input([p[batch[0]:batch[-1] + 1] for p in planes], world, batch, h, w)
+                    yield net.decode_pixels(x).numpy()
 
 
 def _finish_reserve(group: np.ndarray) -> float:

@@ -38,7 +38,7 @@ from .grids import (
     key_count,
     level_shapes,
 )
-from .motion import World, fitting_input, synthesis_input
+from .motion import World, pixel_input, synthesis_input
 from .synthesis import EXPONENTS, MAX_LATENT, Synthesis, SynthesisShape, load_quantized, quantize_parameters
 
 Progress = Callable[[int, int, float, float], None]  # step, steps, PSNR (dB), estimated bpp
@@ -191,7 +191,7 @@ class GroupFitter:
     def _input(self, planes: list[Tensor], idx: Tensor) -> Tensor:
         """Pixel-major synthesis input ``(N, H, W, levels)`` of the frames ``idx``."""
         at = [in_time(p, st, self.t, at=idx) for p, st in zip(planes, self.strides, strict=True)]
-        return fitting_input(at, self.world, idx.tolist(), self.h, self.w)
+        return pixel_input(at, self.world, idx.tolist(), self.h, self.w)
 
     def _sample_frames(self) -> Tensor:
         if self.frames_per_step >= self.t:
@@ -238,9 +238,8 @@ class GroupFitter:
                 group["lr"] = base * warm * (0.02 + 0.98 * cosine)
             planes, symbols = self._latents(hard=rounding)
             idx = self._sample_frames().to(self.device)
-            out = self.net.forward_pixels(self._input(planes, idx))
             target = self.frames.index_select(0, idx).float() / 255.0
-            mse = torch.mean((out - target) ** 2)
+            mse = self.net.squared_error(self._input(planes, idx), target) / target.numel()
             bits = self._rate_bits(symbols)
             loss = mse + s.lam * bits / self.pixels
             self.opt.zero_grad(set_to_none=True)

@@ -200,10 +200,11 @@ def window(full: Tensor, position: tuple[int, int], height: int, width: int, fir
     return out
 
 
-def fitting_input(planes: list[Tensor], world: World, frames: list[int], height: int, width: int) -> Tensor:
-    """:func:`synthesis_input` in the fitter's pixel-major layout ``(N, height, width, levels)``:
-    the levels reach the world's full resolution as matrix products, then each frame's window is
-    cut out (the same values; in float64 on integer planes, the same bits)."""
+def pixel_input(planes: list[Tensor], world: World, frames: list[int], height: int, width: int) -> Tensor:
+    """:func:`synthesis_input` in the pixel-major layout ``(N, height, width, levels)`` that the
+    fitter and the decoder read: the levels reach the world's full resolution as matrix
+    products, then each frame's window is cut out (the same values; in float64 on integer
+    planes, the same bits)."""
     full = to_full_resolution_mm(planes, world.height, world.width)
     if world.is_still() and (world.height, world.width) == (height, width):
         return full

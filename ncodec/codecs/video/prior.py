@@ -74,21 +74,22 @@ def spatial_class(s: np.ndarray) -> np.ndarray:
 def spatial_class_torch(s: Tensor) -> Tensor:
     """:func:`spatial_class` of (detached, rounded) real-valued symbols, for the fit's rate.
 
-    Computed in floating point on a zero-padded copy (sums of at most four small integers, so
-    exact): it runs on every level at every fitting step.
+    In bytes on a zero-padded copy, as the decoder computes it (magnitudes capped at 3, so a sum
+    of four fits a byte): it runs on every level at every fitting step.
     """
-    a = F.pad(s.detach().round().abs(), (1, 1, 1, 1))
-    nb = a[:, 1:-1, :-2] + a[:, 1:-1, 2:] + a[:, :-2, 1:-1] + a[:, 2:, 1:-1]
-    non_anchor = _non_anchor_mask(s.shape[1], s.shape[2], s.device)
-    return ((1.0 + nb.clamp(max=3.0)) * non_anchor).long()
+    a = F.pad(s.detach().round().abs().clamp_(max=3.0).to(torch.uint8), (1, 1, 1, 1))
+    nb = a[:, 1:-1, :-2] + a[:, 1:-1, 2:]
+    nb += a[:, :-2, 1:-1]
+    nb += a[:, 2:, 1:-1]
+    return nb.clamp_(max=3).add_(1).mul_(_non_anchor_mask(s.shape[1], s.shape[2], s.device))
 
 
 @functools.lru_cache(maxsize=64)
 def _non_anchor_mask(h: int, w: int, device: torch.device) -> Tensor:
-    """1.0 where ``(i + j)`` is odd (the checkerboard's second pass), 0.0 on anchors."""
+    """1 where ``(i + j)`` is odd (the checkerboard's second pass), 0 on anchors (uint8)."""
     ii = torch.arange(h, device=device)[:, None]
     jj = torch.arange(w, device=device)[None, :]
-    return ((ii + jj) % 2 == 1).to(torch.float32)[None]
+    return ((ii + jj) % 2 == 1).to(torch.uint8)[None]
 
 
 MIN_SCALE = 0.11  # the smallest scale in the coder's table
@@ -243,14 +244,14 @@ def decode_levels(streams: list[bytes], table: np.ndarray, frames: int,
 
 def torch_buckets(coarser: Tensor | None, frames: int, shape: tuple[int, int], device: torch.device,
                   first_is_delta: bool = False) -> Tensor:
-    """:func:`buckets_from_coarser` on (detached, integer-valued) torch symbols."""
+    """:func:`buckets_from_coarser` on (detached, integer-valued) torch symbols, as uint8."""
     h, w = shape
-    first = torch.full((frames, 1, 1), 3, dtype=torch.long, device=device)
+    first = torch.full((frames, 1, 1), 3, dtype=torch.uint8, device=device)
     if not first_is_delta:
         first[0] = 0
     if coarser is None:
         return first.expand(frames, h, w)
-    c = coarser.detach().abs().round().clamp(max=2).long()
+    c = coarser.detach().abs().round().clamp(max=2).to(torch.uint8)
     c = c.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)[:, :h, :w]
     return c + first
 
@@ -273,31 +274,55 @@ def integer_bits_table(scales: Tensor, limit: int = SYMBOL_LIMIT) -> Tensor:
     return gaussian_bits(n[None, :], scales[:, None])
 
 
-class _InterpolatedBits(torch.autograd.Function):
-    """``sum((1 - f) * table[i] + f * table[i + 1])`` over a huge index ``i`` into a small flat
-    table, with the table's gradient by a weighted ``bincount``.
+RATE_CHUNK = 1 << 16  # symbols per chunk of the fit's rate: its temporaries stay in cache
 
-    Autograd's own backward of such a lookup (an accumulating ``index_put``) took about a third
-    of a fitting step on 2 CPU cores; and the table itself replaces two ``erfc`` evaluations per
-    symbol: the rate of one CIF group of 32 frames with its gradient took 80 ms a step instead
-    of 190-275 ms (and 130-175 ms for the noisy-symbol rate this replaced).
+
+class _InterpolatedBits(torch.autograd.Function):
+    """``sum((1 - f) * table[i] + f * table[i + 1])`` at ``i = bucket * width + floor(x) +
+    limit``, ``f = x - floor(x)``, over a huge ``x`` and a small flat table, with both gradients.
+
+    The symbols are walked in cache-sized chunks and the gradients computed on the way, in the
+    same pass (the rate is differentiated at every fitting step): the unfused version built an
+    int64 index and half a dozen temporaries the size of the finest level (3.2 million symbols
+    for a CIF group of 32 frames) and read them again in the backward pass. The table's
+    gradient is summed by a weighted ``bincount`` per chunk, in float64 (autograd's own
+    accumulating ``index_put`` took about a third of a fitting step), and chunks are summed in a
+    fixed order, so the result depends only on the inputs and the thread count.
     """
 
     @staticmethod
-    def forward(ctx: Any, table: Tensor, index: Tensor, frac: Tensor) -> Tensor:
-        lo, hi = table[index], table[index + 1]
-        ctx.save_for_backward(index, frac, hi - lo)
-        ctx.size = table.shape[0]
-        return (lo + frac * (hi - lo)).sum()
+    def forward(ctx: Any, table: Tensor, symbols: Tensor, buckets: Tensor, limit: int) -> Tensor:
+        width = 2 * limit + 1
+        x, b = symbols.reshape(-1), buckets.reshape(-1)
+        total = torch.zeros((), dtype=torch.float64, device=table.device)
+        grad_x = torch.empty_like(x) if ctx.needs_input_grad[1] else None
+        grad_table = torch.zeros(table.shape[0], dtype=torch.float64, device=table.device) if ctx.needs_input_grad[0] else None
+        with torch.no_grad():
+            for s in range(0, x.shape[0], RATE_CHUNK):
+                xc = x[s:s + RATE_CHUNK]
+                n = torch.floor(xc).clamp_(-limit, limit - 1)
+                frac = torch.sub(xc, n).clamp_(0.0, 1.0)  # clamped only beyond the limit, where the cost is flat
+                index = b[s:s + RATE_CHUNK].to(torch.int64, copy=True).mul_(width).add_(n.long()).add_(limit)
+                lo = table[index]
+                step = table[index + 1].sub_(lo)
+                total += torch.addcmul(lo, frac, step).sum(dtype=torch.float64)
+                if grad_x is not None:
+                    grad_x[s:s + RATE_CHUNK] = step
+                if grad_table is not None:
+                    f = frac.double()
+                    grad_table += torch.bincount(index, weights=1.0 - f, minlength=table.shape[0])
+                    grad_table += torch.bincount(index + 1, weights=f, minlength=table.shape[0])
+        ctx.save_for_backward(grad_table if grad_table is not None else torch.empty(0),
+                              grad_x if grad_x is not None else torch.empty(0))
+        ctx.shape = symbols.shape
+        return total.to(table.dtype)
 
     @staticmethod
-    def backward(ctx: Any, *grads: Tensor) -> tuple[Tensor, None, Tensor]:
-        index, frac, step = ctx.saved_tensors
+    def backward(ctx: Any, *grads: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
+        grad_table, grad_x = ctx.saved_tensors
         g = grads[0]
-        f = frac.double()
-        table_grad = (torch.bincount(index, weights=1.0 - f, minlength=ctx.size)
-                      + torch.bincount(index + 1, weights=f, minlength=ctx.size))
-        return (g * table_grad).to(step.dtype), None, g * step
+        return ((g * grad_table).to(g.dtype) if ctx.needs_input_grad[0] else None,
+                (g * grad_x).reshape(ctx.shape) if ctx.needs_input_grad[1] else None, None, None)
 
 
 def expected_bits(symbols: Tensor, buckets: Tensor, scales: Tensor) -> Tensor:
@@ -312,14 +337,11 @@ def expected_bits(symbols: Tensor, buckets: Tensor, scales: Tensor) -> Tensor:
     dog (32 frames, quality 3) the noise phase ended on latents that cost 0.22 bpp once
     rounded, which the rounding phase cut to 0.029 bpp at the price of 2.5 dB.
     """
-    flat = symbols.reshape(-1)
-    n = torch.floor(flat.detach()).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT - 1)
-    frac = (flat - n).clamp(0.0, 1.0)  # clamped only beyond the limit, where the cost is flat
     # The table only as wide as this step's symbols need: its entries are the same whatever the
     # width, and the full +-SYMBOL_LIMIT table (4097 erfc pairs per context) dominated the rate's
-    # time once contexts multiplied (30 per level with the checkerboard classes).
-    limit = min(SYMBOL_LIMIT, int(n.abs().max()) + 1) if n.numel() else 1
-    width = 2 * limit + 1
-    index = buckets.reshape(-1) * width + (n.long() + limit)
+    # time once contexts multiplied (30 per level with the checkerboard classes). |floor(x)| is
+    # at most |x| + 1.
+    reach = float(symbols.detach().abs().max()) if symbols.numel() else 0.0
+    limit = min(SYMBOL_LIMIT, int(reach) + 2)
     table = integer_bits_table(scales, limit).reshape(-1)
-    return cast(Tensor, _InterpolatedBits.apply(table, index, frac))
+    return cast(Tensor, _InterpolatedBits.apply(table, symbols, buckets, limit))
