@@ -147,16 +147,23 @@ def test_decoding_is_identical_across_processes_and_thread_counts(coded: bytes, 
         assert run.stdout.strip() == here, threads
 
 
-def test_exact_synthesis_does_not_depend_on_batching() -> None:
-    """Integer-valued float64 arithmetic: the same frame decodes to the same bits alone or in a batch."""
-    torch.manual_seed(0)
-    shape = SynthesisShape(levels=4)
+def _exact_network(levels: int, seed: int) -> Synthesis:
+    """A float64 network with stored (quantized) parameters, weights spread wide enough that
+    the activations use their range: what a decoder runs."""
+    torch.manual_seed(seed)
+    shape = SynthesisShape(levels=levels)
     net = Synthesis(shape)
     exps = [(9, 10)] * len(net.layers())
     for layer in net.layers():
         torch.nn.init.normal_(layer.weight, std=0.5)
     exact = Synthesis(shape).double()
     load_quantized(exact, quantize_parameters(net, exps), exps)
+    return exact
+
+
+def test_exact_synthesis_does_not_depend_on_batching() -> None:
+    """Integer-valued float64 arithmetic: the same frame decodes to the same bits alone or in a batch."""
+    exact = _exact_network(4, seed=0)
     planes = [torch.randint(-20, 21, (5, h, w)).double() for h, w in level_shapes(37, 45, 4)]
     with torch.inference_mode():
         batch = exact(to_full_resolution(planes, 37, 45), exact=True)
@@ -323,14 +330,7 @@ def test_latent_streams_of_a_chained_group_round_trip_against_the_reference() ->
 def test_chunked_pixel_decoding_gives_the_whole_frame_decoders_bits() -> None:
     """The decoder's chunked, pixel-major synthesis is the channel-major whole-frame one to the
     last bit (exact arithmetic per pixel), across chunk boundaries and with a frame window."""
-    torch.manual_seed(1)
-    shape = SynthesisShape(levels=5)
-    net = Synthesis(shape)
-    exps = [(9, 10)] * len(net.layers())
-    for layer in net.layers():
-        torch.nn.init.normal_(layer.weight, std=0.5)
-    exact = Synthesis(shape).double()
-    load_quantized(exact, quantize_parameters(net, exps), exps)
+    exact = _exact_network(5, seed=1)
     height, width = 97, 91  # 2 frames of 8,827 pixels: chunks end inside a frame
     world = motion.World.of(np.array([[0, 0], [5, -3]]), height, width)
     planes = [torch.randint(-40, 41, (2, h, w)).double() for h, w in level_shapes(world.height, world.width, 5)]

@@ -38,7 +38,7 @@ from .grids import (
     key_count,
     level_shapes,
 )
-from .motion import World, pixel_input, synthesis_input
+from .motion import World, pixel_input
 from .synthesis import EXPONENTS, MAX_LATENT, Synthesis, SynthesisShape, load_quantized, quantize_parameters
 
 Progress = Callable[[int, int, float, float], None]  # step, steps, PSNR (dB), estimated bpp
@@ -114,7 +114,6 @@ class GroupFitter:
         self.settings = settings
         self.device = device
         self.frames = torch.from_numpy(np.ascontiguousarray(frames)).to(device)  # (T, H, W, 3) uint8
-        self.target = self.frames.permute(0, 3, 1, 2)
         self.world = world if world is not None else World.still(self.t, self.h, self.w)
         self.shapes = level_shapes(self.world.height, self.world.width, shape.levels)
         gen = torch.Generator().manual_seed(settings.seed)
@@ -273,8 +272,8 @@ class GroupFitter:
         table, latent_bits = prior.choose_tables(symbols, self.strides, self.first_is_delta, self.spatial)
         planes = [in_time(torch.from_numpy(y).double(), st, self.t) for y, st in zip(latents, self.strides, strict=True)]
         probe = np.unique(np.linspace(0, self.t - 1, min(self.t, 2)).round().astype(int))
-        x = synthesis_input([p[probe] for p in planes], self.world, probe.tolist(), self.h, self.w)
-        target = self.target[torch.from_numpy(probe).to(self.device)].cpu().double() / 255.0
+        x = pixel_input([p[probe] for p in planes], self.world, probe.tolist(), self.h, self.w)
+        target = self.frames[torch.from_numpy(probe).to(self.device)].cpu().double() / 255.0
         exponents, weights, weight_bits = self._choose_exponents(x, target)
         fitted = FittedGroup(symbols=symbols, weights=weights, exponents=exponents, table=table,
                              estimated_bits=latent_bits + weight_bits, steps_done=steps_done,
@@ -295,7 +294,7 @@ class GroupFitter:
             q = quantize_parameters(self.net, exps)
             load_quantized(exact, q, exps)
             with torch.no_grad():
-                out = torch.clamp(torch.round(exact.decode_forward(x) * 255.0), 0, 255) / 255.0
+                out = exact.decode_pixels(x).double() / 255.0  # the decoder's own path
             mse = float(torch.mean((out - target) ** 2))
             arrays = [t.numpy() for t in q]
             bits = 8.0 * len(encode_weights(np.concatenate([a.reshape(-1) for a in arrays])))

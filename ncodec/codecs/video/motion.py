@@ -215,12 +215,12 @@ def pixel_input(planes: list[Tensor], world: World, frames: list[int], height: i
 def synthesis_input(planes: list[Tensor], world: World, frames: list[int], height: int, width: int) -> Tensor:
     """The synthesis input ``(N, levels, height, width)`` of the given frames of a group, from
     each level's planes at those frames (``(N, h_k, w_k)`` on the world's grids): upsampled to
-    the world's full resolution, then each frame's window. The decoder's exact path.
+    the world's full resolution, then each frame's window, channel-major as the convolutional
+    form of the network (:meth:`Synthesis.forward`) reads it.
 
-    The levels are upsampled as matrix products (:func:`to_full_resolution_mm`, pixel-major,
-    viewed channel-major here): in float64 on dyadic planes every entry and partial sum is exact,
-    so the bits are those of the elementwise chain (the same frames' hash on foreman), and 64
-    frames of foreman decoded in 1.87-2.01 s against 1.99-2.17 s (three runs each, one machine).
+    The fitter and the decoder read :func:`pixel_input`, the same values pixel-major; this
+    layout is the reference the tests hold them to (in float64 on integer planes every entry
+    and partial sum is exact, so both give the same bits).
     """
     full = to_full_resolution_mm(planes, world.height, world.width).permute(0, 3, 1, 2)
     if world.is_still() and (world.height, world.width) == (height, width):
